@@ -1,0 +1,21 @@
+r"""AdaHAN+RN on Sort-of-CLEVR: an adaptive number of cells per question.
+
+A cell is kept where softmax(norms) > threshold / 25 (threshold 1.0, at least
+one cell); the mean fraction kept is reported (eval/fraction_kept).
+Candidates: the `max_cells` highest-norm cells (preset `:max_cells=12`), so
+the RN never runs on more than that many.
+
+  python -m hardattn.main --config=configs/sort_of_clevr_adahan_rn.py \
+      --workdir=workdirs/sort_of_clevr_adahan_rn
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  args = base_config.parse_arg(arg, max_cells=12, threshold=1.0)
+  config = base_config.base_config()
+  config.model_name = 'adahan_rn'
+  config.model.adahan_max_cells = args.max_cells
+  config.model.adahan_threshold = args.threshold
+  return config

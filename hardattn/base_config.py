@@ -1,0 +1,100 @@
+"""The fields every config has, with their defaults.
+
+`configs/*.py` start from `base_config()` and change what their experiment
+needs; `hardattn.main` locks the result, so `--config.fied=1` (a typo) is an
+error naming the key.
+"""
+
+import os
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def default_data_dir() -> str:
+  """$HARDATTN_DATA_DIR, else TFDS's usual ~/tensorflow_datasets."""
+  return os.environ.get('HARDATTN_DATA_DIR', '~/tensorflow_datasets')
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Sort-of-CLEVR, HAN+RN, RN-paper sizes; see configs/ for experiments."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # parameter init and dropout (fold_in(key, step))
+
+  # Data.
+  c.dataset = 'sort_of_clevr'  # a key of hardattn.datasets.DATASETS
+  c.data_dir = default_data_dir()  # where prepared datasets live
+  c.prepare_if_missing = True  # generate Sort-of-CLEVR if not prepared
+  c.sort_of_clevr = ml_collections.ConfigDict(dict(
+      num_train_images=9800, num_test_images=200, seed=0))
+  c.data_seed = 0  # shuffling
+  c.data_threads = 2  # grain read threads per process
+  c.batch_size = 64  # global, split over devices and processes
+  c.eval_batch_size = 200  # global; the last batch is padded and masked
+
+  # Model: `model_name` picks the constructor from hardattn.models.MODELS,
+  # `model` holds its fields (see hardattn/models/vqa.py for each).
+  c.model_name = 'han_rn'
+  c.model = ml_collections.ConfigDict(dict(
+      cnn_features=(24, 24, 24, 24),
+      fusion_features=(256, 256),
+      fraction=0.25,
+      adahan_threshold=1.0,
+      adahan_max_cells=config_dict.placeholder(int),
+      adahan_squared_norm=False,
+      g_features=(256, 256, 256, 256),
+      rn_factorized=True,
+      f_features=(256, 256),
+      dropout_rate=0.5,
+      dtype='float32',  # 'float32' | 'bfloat16' computation
+  ))
+
+  # Optimization.
+  c.optimizer = ml_collections.ConfigDict(dict(
+      learning_rate=2.5e-4, schedule='constant', warmup_steps=0,
+      grad_clip_norm=0.0, weight_decay=0.0))
+  c.num_train_steps = 20_000
+
+  # Logging, evaluation, checkpoints.
+  c.log_every_steps = 100
+  c.eval_every_steps = 2_000
+  c.num_eval_batches = -1  # -1: the whole eval split
+  c.checkpoint_every_steps = 1_000
+  c.max_checkpoints_to_keep = 3
+  c.num_pictures = 8  # eval examples in each attention picture (0: none)
+  return c
+
+
+def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
+  """Drops fields that models without attention or RN don't take."""
+  for key in ('fusion_features', 'fraction', 'adahan_threshold',
+              'adahan_max_cells', 'adahan_squared_norm', 'g_features',
+              'rn_factorized'):
+    del model[key]
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """Parses a config argument 'key=value,key=value' (big_vision style).
+
+  `--config=configs/sort_of_clevr_han_rn.py:frac=0.5` passes 'frac=0.5'.
+  Values take the type of their default; unknown keys are errors.
+
+  Args:
+    arg: the text after ':' in --config, or None.
+    **defaults: the allowed keys and their default values.
+
+  Returns:
+    A ConfigDict of the defaults updated with `arg`.
+  """
+  out = ml_collections.ConfigDict(defaults)
+  for item in filter(None, (arg or '').split(',')):
+    key, sep, value = item.partition('=')
+    if not sep or key not in defaults:
+      raise ValueError(f'Config argument {item!r}: expected key=value with '
+                       f'key in {sorted(defaults)}.')
+    default = defaults[key]
+    if isinstance(default, bool):
+      out[key] = value.lower() in ('1', 'true', 'yes')
+    else:
+      out[key] = type(default)(value)
+  return out

@@ -1,0 +1,245 @@
+"""Dataset-agnostic input pipeline helpers built on grain.
+
+Every dataset exposes a random-access *example source*: a sequence (`len` and
+integer `__getitem__`) whose elements are dicts of numpy arrays with the keys
+
+  image:          uint8 [H, W, 3]
+  question:       float32 [Q] (vector questions) or int32 [T] (tokens)
+  answer:         int32 []
+  question_type:  int32 []
+
+The helpers here turn such a source into batched train and eval iterators.
+Both add a boolean `mask` key: all True in training; in evaluation it marks
+the real examples, the padding being all zeros.
+"""
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+import dataclasses
+import math
+from typing import Any
+
+import grain
+import numpy as np
+
+from hardattn import errors
+
+Example = dict[str, Any]
+Batch = dict[str, np.ndarray]
+
+# Batches prefetched per iterator (each batch is made by one read thread).
+_PREFETCH_BATCHES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetMeta:
+  """What a model and trainer need to know about a dataset.
+
+  Attributes:
+    name: dataset name, as in `hardattn.datasets.DATASETS`.
+    num_answers: number of answer classes.
+    answer_names: [num_answers] a readable name per answer class.
+    question_kind: 'vector' (float32 [b, Q] questions) or 'tokens' (int32
+      [b, T]).
+    question_shape: shape of one question, e.g. (11,).
+    vocab_size: token vocabulary size; 0 for vector questions.
+    question_types: a name per question type, grouped by prefix before '/',
+      e.g. 'relational/closest'.
+    image_shape: (H, W, 3).
+    num_train_examples: training examples over all processes.
+    num_eval_examples: real evaluation examples over all processes.
+    eval_split: the split evaluated on, e.g. 'test'.
+    question_text: maps one question (as in a batch, e.g. [Q]) to a string.
+  """
+  name: str
+  num_answers: int
+  answer_names: tuple[str, ...]
+  question_kind: str
+  question_shape: tuple[int, ...]
+  vocab_size: int
+  question_types: tuple[str, ...]
+  image_shape: tuple[int, int, int]
+  num_train_examples: int
+  num_eval_examples: int
+  eval_split: str
+  question_text: Callable[[np.ndarray], str] = dataclasses.field(
+      compare=False, repr=False)
+
+  def question_type_groups(self) -> dict[str, list[int]]:
+    """Maps each question-type prefix (before '/') to its type indices.
+
+    Returns:
+      e.g. {'non_relational': [0, 1, 2], 'relational': [3, 4, 5]}, in order of
+      first appearance. A name without '/' is its own group.
+    """
+    groups = {}
+    for index, name in enumerate(self.question_types):
+      groups.setdefault(name.split('/')[0], []).append(index)
+    return groups
+
+
+def per_process_batch_size(global_batch_size: int, process_count: int,
+                           what: str = 'batch_size') -> int:
+  """Splits a global batch size over processes.
+
+  Args:
+    global_batch_size: the batch size over all processes.
+    process_count: number of processes.
+    what: config field name, for the error message.
+
+  Returns:
+    global_batch_size // process_count.
+
+  Raises:
+    errors.UserError: if the batch size is not positive or not divisible.
+  """
+  if global_batch_size <= 0 or global_batch_size % process_count:
+    raise errors.UserError(
+        f'config.{what}={global_batch_size} must be a positive multiple of '
+        f'the number of processes ({process_count}).')
+  return global_batch_size // process_count
+
+
+def _with_mask(example: Example) -> Example:
+  return dict(example, mask=np.True_)
+
+
+def _process_slice(source: Sequence[Example], process_index: int,
+                   process_count: int) -> grain.MapDataset:
+  if not 0 <= process_index < process_count:
+    raise ValueError(
+        f'process_index={process_index} not in [0, {process_count}).')
+  return grain.MapDataset.source(source)[process_index::process_count]
+
+
+def train_iterator(
+    source: Sequence[Example],
+    *,
+    batch_size: int,
+    seed: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    num_threads: int = 1,
+    prefetch_batches: int = _PREFETCH_BATCHES,
+    map_fn: Callable[[Example], Example] | None = None,
+) -> grain.DatasetIterator:
+  """An endless, shuffled iterator of training batches for this process.
+
+  The process takes examples `process_index::process_count` of `source`,
+  shuffles them (a new order every epoch), and batches them; a batch may span
+  two epochs.
+
+  Args:
+    source: random-access example source (see module docstring).
+    batch_size: per-process batch size b.
+    seed: shuffle seed.
+    process_index: this process's index.
+    process_count: number of processes.
+    num_threads: grain read threads (0: read in the calling thread).
+    prefetch_batches: batches read ahead.
+    map_fn: optional transform applied to each example before batching.
+
+  Returns:
+    An iterator of dicts with the source's keys plus `mask` (bool [b], all
+    True), each with a leading batch dimension [b, ...]. It supports
+    `get_state()` / `set_state(state)` to resume the data order.
+  """
+  ds = _process_slice(source, process_index, process_count)
+  if len(ds) < batch_size:
+    raise errors.UserError(
+        f'The training data of process {process_index} has {len(ds)} '
+        f'examples, fewer than one batch ({batch_size}).')
+  ds = ds.shuffle(seed=seed).repeat(None)
+  if map_fn is not None:
+    ds = ds.map(map_fn)
+  ds = ds.map(_with_mask).batch(batch_size, drop_remainder=True)
+  read_options = grain.ReadOptions(
+      num_threads=num_threads,
+      prefetch_buffer_size=prefetch_batches if num_threads else 0)
+  return iter(ds.to_iter_dataset(read_options))
+
+
+class _PaddedSource(Sequence):
+  """A sequence padded to `length` with a zero example; adds `mask`."""
+
+  def __init__(self, ds: grain.MapDataset, length: int,
+               template: Mapping[str, Any]):
+    self._ds = ds
+    self._real = len(ds)
+    self._length = length
+    self._zeros = {k: np.zeros_like(v) for k, v in template.items()}
+    self._zeros['mask'] = np.False_
+
+  def __len__(self) -> int:
+    return self._length
+
+  def __getitem__(self, index: int) -> Example:
+    if not 0 <= index < self._length:
+      raise IndexError(index)
+    if index < self._real:
+      return _with_mask(self._ds[index])
+    return self._zeros
+
+
+def num_eval_batches(num_examples: int, batch_size: int,
+                     process_count: int = 1) -> int:
+  """Eval batches per process: the same on every process.
+
+  Args:
+    num_examples: examples in the eval split, over all processes.
+    batch_size: per-process batch size.
+    process_count: number of processes.
+
+  Returns:
+    ceil(ceil(num_examples / process_count) / batch_size).
+  """
+  return math.ceil(math.ceil(num_examples / process_count) / batch_size)
+
+
+def eval_iterable_fn(
+    source: Sequence[Example],
+    *,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    num_threads: int = 1,
+    prefetch_batches: int = _PREFETCH_BATCHES,
+    map_fn: Callable[[Example], Example] | None = None,
+) -> Callable[[], Iterator[Batch]]:
+  """A function returning a fresh pass over the eval examples, in order.
+
+  The process takes examples `process_index::process_count` of `source`. Every
+  process yields the same number of batches (`num_eval_batches`), so
+  collectives over processes line up; the last batches are padded with zero
+  examples whose `mask` is False.
+
+  Args:
+    source: random-access example source (see module docstring).
+    batch_size: per-process batch size b.
+    process_index: this process's index.
+    process_count: number of processes.
+    num_threads: grain read threads (0: read in the calling thread).
+    prefetch_batches: batches read ahead.
+    map_fn: optional transform applied to each real example.
+
+  Returns:
+    A function of no arguments returning an iterator of dicts with the
+    source's keys plus `mask` (bool [b]), each with leading dimension [b].
+  """
+  if not len(source):
+    raise errors.UserError('The evaluation split is empty.')
+  ds = _process_slice(source, process_index, process_count)
+  if map_fn is not None:
+    ds = ds.map(map_fn)
+  template = ds[0] if len(ds) else (
+      map_fn(source[0]) if map_fn is not None else source[0])
+  num_batches = num_eval_batches(len(source), batch_size, process_count)
+  padded = _PaddedSource(ds, num_batches * batch_size, template)
+  batched = grain.MapDataset.source(padded).batch(batch_size)
+  read_options = grain.ReadOptions(
+      num_threads=num_threads,
+      prefetch_buffer_size=prefetch_batches if num_threads else 0)
+
+  def make_iterator() -> Iterator[Batch]:
+    return iter(batched.to_iter_dataset(read_options))
+
+  return make_iterator

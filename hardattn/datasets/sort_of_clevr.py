@@ -1,0 +1,531 @@
+"""Sort-of-CLEVR (Santoro et al. 2017): generator, TFDS builder and pipeline.
+
+Each 75x75 RGB image (white background) holds 6 objects, one per colour
+(`COLOR_NAMES`), each a rectangle (square) or a circle of half-size 5 px with
+integer centre (x, y) uniform in [5, 70); the objects' bounding boxes do not
+overlap. The centre of a rectangle covers pixels x-5..x+4 (likewise in y);
+a circle covers the pixels whose centres (i + 0.5) lie within 5 px of (x, y).
+Layouts where an object's closest or furthest other object is tied are
+resampled, so every answer is unambiguous.
+
+Each image has 20 questions, 10 non-relational then 10 relational, each with
+a random colour c and subtype. A question is an 11-bit vector: bits 0-5 the
+colour one-hot, bit 6 non-relational, bit 7 relational, bits 8-10 the subtype
+one-hot. Answers (`ANSWER_NAMES`): 0 yes, 1 no, 2 rectangle, 3 circle,
+4..9 counts 1..6. Question types (`QUESTION_TYPES`), indices 0..5:
+  non-relational: 0 shape of c; 1 is c on the left (x < 37.5);
+    2 is c on the top (y < 37.5);
+  relational: 3 shape of the object closest to c; 4 shape of the object
+    furthest from c; 5 number of objects with the same shape as c (c
+    included).
+
+Image i of split s is generated from `np.random.default_rng([seed, s, i])`
+(s: 0 train, 1 test), so generation does not depend on order.
+
+Data are stored as a TFDS dataset (ArrayRecord, one record per image) with
+`prepare` or `python -m hardattn.prepare --dataset=sort_of_clevr
+--data_dir=DIR`, and read back without TensorFlow.
+
+Config fields read by `get_dataset` (an ml_collections.ConfigDict):
+  data_dir: str, root of prepared datasets ('~' is expanded).
+  prepare_if_missing: bool, generate the data if it is not in data_dir.
+  sort_of_clevr.num_train_images: int (default dataset: 9800).
+  sort_of_clevr.num_test_images: int (default dataset: 200).
+  sort_of_clevr.seed: int (default dataset: 0).
+  batch_size: int, global training batch size.
+  eval_batch_size: int, global evaluation batch size.
+  data_seed: int, training shuffle seed.
+  data_threads: int, grain read threads per iterator (0: no threads).
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+import functools
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from hardattn import errors
+from hardattn.datasets import pipeline
+
+NAME = 'sort_of_clevr'
+IMAGE_SIZE = 75
+HALF_SIZE = 5
+NUM_OBJECTS = 6
+NUM_QUESTIONS = 20
+NUM_NON_RELATIONAL = 10
+QUESTION_DIM = 11
+
+COLOR_NAMES = ('red', 'green', 'blue', 'orange', 'gray', 'yellow')
+COLORS = np.array(
+    [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 156, 0), (128, 128, 128),
+     (255, 255, 0)], dtype=np.uint8)
+RECTANGLE, CIRCLE = 0, 1
+SHAPE_NAMES = ('rectangle', 'circle')
+
+ANSWER_NAMES = ('yes', 'no', 'rectangle', 'circle', '1', '2', '3', '4', '5',
+                '6')
+YES, NO = 0, 1
+FIRST_SHAPE_ANSWER = 2  # Answer of shape s: 2 + s.
+FIRST_COUNT_ANSWER = 4  # Answer of count n: 4 + n - 1.
+
+QUESTION_TYPES = ('non_relational/shape', 'non_relational/horizontal',
+                  'non_relational/vertical', 'relational/closest',
+                  'relational/furthest', 'relational/count')
+NON_RELATIONAL_BIT = 6
+RELATIONAL_BIT = 7
+FIRST_SUBTYPE_BIT = 8
+
+SPLIT_IDS = {'train': 0, 'test': 1}
+DEFAULT_NUM_TRAIN_IMAGES = 9800
+DEFAULT_NUM_TEST_IMAGES = 200
+DEFAULT_SEED = 0
+
+_CENTER_LOW, _CENTER_HIGH = HALF_SIZE, IMAGE_SIZE - HALF_SIZE  # [5, 70).
+_MIDDLE = IMAGE_SIZE / 2  # 37.5
+_SIZE = 2 * HALF_SIZE
+_PIXEL_OFFSETS = np.arange(_SIZE) + 0.5 - HALF_SIZE  # Pixel centre - centre.
+_SHAPE_MASKS = (
+    np.ones((_SIZE, _SIZE), dtype=bool),
+    _PIXEL_OFFSETS[:, None]**2 + _PIXEL_OFFSETS[None, :]**2 <= HALF_SIZE**2,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+  """One generated image with its questions.
+
+  Attributes:
+    image: uint8 [75, 75, 3].
+    questions: uint8 [20, 11] question vectors.
+    answers: int32 [20] answer classes.
+    question_types: int32 [20] indices into QUESTION_TYPES.
+    object_shapes: int32 [6] shape (0 rectangle, 1 circle) of the object of
+      colour i.
+    object_centers: int32 [6, 2] centre (x, y) of the object of colour i.
+  """
+  image: np.ndarray
+  questions: np.ndarray
+  answers: np.ndarray
+  question_types: np.ndarray
+  object_shapes: np.ndarray
+  object_centers: np.ndarray
+
+  def as_dict(self) -> dict[str, np.ndarray]:
+    return dataclasses.asdict(self)
+
+
+def _has_tied_neighbours(sq_dist: np.ndarray) -> bool:
+  """Whether some object's closest or furthest other object is tied."""
+  for i in range(NUM_OBJECTS):
+    others = np.delete(sq_dist[i], i)
+    if (others == others.min()).sum() > 1 or (
+        others == others.max()).sum() > 1:
+      return True
+  return False
+
+
+def _sample_layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+  """Samples non-overlapping centres [6, 2] (x, y) and shapes [6]."""
+  while True:
+    centers = np.zeros((NUM_OBJECTS, 2), dtype=np.int32)
+    for i in range(NUM_OBJECTS):
+      while True:
+        center = rng.integers(_CENTER_LOW, _CENTER_HIGH, size=2)
+        # Bounding boxes [c - 5, c + 5) are disjoint.
+        if i == 0 or np.abs(centers[:i] - center).max(axis=1).min() >= _SIZE:
+          break
+      centers[i] = center
+    diff = centers[:, None, :] - centers[None, :, :]
+    sq_dist = (diff**2).sum(-1)
+    if not _has_tied_neighbours(sq_dist):
+      break
+  shapes = rng.integers(0, 2, size=NUM_OBJECTS).astype(np.int32)
+  return centers, shapes
+
+
+def render(centers: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+  """Draws the objects.
+
+  Args:
+    centers: int [6, 2] centre (x, y) of the object of colour i.
+    shapes: int [6] shape of the object of colour i.
+
+  Returns:
+    uint8 [75, 75, 3] image, white background.
+  """
+  image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 255, dtype=np.uint8)
+  for color, ((x, y), shape) in enumerate(zip(centers, shapes)):
+    patch = image[y - HALF_SIZE:y + HALF_SIZE, x - HALF_SIZE:x + HALF_SIZE]
+    patch[_SHAPE_MASKS[shape]] = COLORS[color]
+  return image
+
+
+def answer_question(question_type: int, color: int, centers: np.ndarray,
+                    shapes: np.ndarray) -> int:
+  """The answer class of one question about a layout.
+
+  Args:
+    question_type: index into QUESTION_TYPES.
+    color: the colour (object) asked about.
+    centers: int [6, 2] object centres (x, y).
+    shapes: int [6] object shapes.
+
+  Returns:
+    Answer class, an index into ANSWER_NAMES.
+  """
+  x, y = centers[color]
+  if question_type == 0:
+    return FIRST_SHAPE_ANSWER + int(shapes[color])
+  if question_type == 1:
+    return YES if x < _MIDDLE else NO
+  if question_type == 2:
+    return YES if y < _MIDDLE else NO
+  if question_type in (3, 4):
+    sq_dist = ((centers - centers[color])**2).sum(-1).astype(np.float64)
+    if question_type == 3:
+      sq_dist[color] = np.inf
+      other = int(np.argmin(sq_dist))
+    else:
+      sq_dist[color] = -np.inf
+      other = int(np.argmax(sq_dist))
+    return FIRST_SHAPE_ANSWER + int(shapes[other])
+  if question_type == 5:
+    count = int((shapes == shapes[color]).sum())
+    return FIRST_COUNT_ANSWER + count - 1
+  raise ValueError(f'Unknown question type {question_type}.')
+
+
+def question_vector(question_type: int, color: int) -> np.ndarray:
+  """The uint8 [11] vector of a question about colour `color`."""
+  vec = np.zeros(QUESTION_DIM, dtype=np.uint8)
+  vec[color] = 1
+  relational, subtype = divmod(question_type, 3)
+  vec[RELATIONAL_BIT if relational else NON_RELATIONAL_BIT] = 1
+  vec[FIRST_SUBTYPE_BIT + subtype] = 1
+  return vec
+
+
+def decode_question(vec: np.ndarray) -> tuple[int, int]:
+  """Inverse of `question_vector`.
+
+  Args:
+    vec: [11] question vector (any numeric dtype, 0/1 values).
+
+  Returns:
+    (question_type, color).
+
+  Raises:
+    ValueError: if `vec` is not a valid question vector.
+  """
+  bits = np.asarray(vec).reshape(-1) > 0.5
+  if bits.shape != (QUESTION_DIM,):
+    raise ValueError(f'Expected an [{QUESTION_DIM}] vector, got {vec!r}.')
+  colors = np.flatnonzero(bits[:NUM_OBJECTS])
+  kinds = np.flatnonzero(bits[NON_RELATIONAL_BIT:FIRST_SUBTYPE_BIT])
+  subtypes = np.flatnonzero(bits[FIRST_SUBTYPE_BIT:])
+  if len(colors) != 1 or len(kinds) != 1 or len(subtypes) != 1:
+    raise ValueError(f'Not a Sort-of-CLEVR question vector: {vec!r}.')
+  return int(kinds[0]) * 3 + int(subtypes[0]), int(colors[0])
+
+
+_QUESTION_TEMPLATES = (
+    'What is the shape of the {} object?',
+    'Is the {} object on the left?',
+    'Is the {} object on the top?',
+    'What is the shape of the object closest to the {} object?',
+    'What is the shape of the object furthest from the {} object?',
+    'How many objects have the same shape as the {} object?',
+)
+
+
+def question_text(vec: np.ndarray) -> str:
+  """A readable question from a [11] question vector."""
+  question_type, color = decode_question(vec)
+  return _QUESTION_TEMPLATES[question_type].format(COLOR_NAMES[color])
+
+
+def generate_scene(seed: int, split: str, index: int) -> Scene:
+  """Generates image `index` of `split` ('train' or 'test')."""
+  rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+  centers, shapes = _sample_layout(rng)
+  colors = rng.integers(0, NUM_OBJECTS, size=NUM_QUESTIONS)
+  subtypes = rng.integers(0, 3, size=NUM_QUESTIONS)
+  relational = np.arange(NUM_QUESTIONS) >= NUM_NON_RELATIONAL
+  question_types = (3 * relational + subtypes).astype(np.int32)
+  questions = np.stack(
+      [question_vector(t, c) for t, c in zip(question_types, colors)])
+  answers = np.array(
+      [answer_question(t, c, centers, shapes)
+       for t, c in zip(question_types, colors)], dtype=np.int32)
+  return Scene(
+      image=render(centers, shapes),
+      questions=questions,
+      answers=answers,
+      question_types=question_types,
+      object_shapes=shapes,
+      object_centers=centers)
+
+
+# ---------------------------------------------------------------- TFDS ----
+
+
+class SortOfClevrConfig(tfds.core.BuilderConfig):
+  """Sizes and seed of a Sort-of-CLEVR variant."""
+
+  def __init__(self, *, num_train_images: int, num_test_images: int,
+               seed: int, name: str | None = None, **kwargs):
+    if name is None:
+      name = config_name(num_train_images, num_test_images, seed)
+    super().__init__(
+        name=name,
+        description=(f'{num_train_images} train / {num_test_images} test '
+                     f'images, seed {seed}.'),
+        **kwargs)
+    self.num_train_images = num_train_images
+    self.num_test_images = num_test_images
+    self.seed = seed
+
+
+def config_name(num_train_images: int, num_test_images: int,
+                seed: int) -> str:
+  """'default' for the standard sizes, else e.g. 'train100_test7_seed3'."""
+  if (num_train_images, num_test_images, seed) == (
+      DEFAULT_NUM_TRAIN_IMAGES, DEFAULT_NUM_TEST_IMAGES, DEFAULT_SEED):
+    return 'default'
+  return f'train{num_train_images}_test{num_test_images}_seed{seed}'
+
+
+class SortOfClevr(tfds.core.GeneratorBasedBuilder):
+  """Sort-of-CLEVR, one example per image with its 20 questions."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [
+      SortOfClevrConfig(
+          name='default',
+          num_train_images=DEFAULT_NUM_TRAIN_IMAGES,
+          num_test_images=DEFAULT_NUM_TEST_IMAGES,
+          seed=DEFAULT_SEED),
+  ]
+  DEFAULT_CONFIG_NAME = 'default'
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    tensor = tfds.features.Tensor
+    raw = tfds.features.Encoding.BYTES
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=__doc__.split('\n\n')[0],
+        features=tfds.features.FeaturesDict({
+            'image': tensor(
+                shape=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8,
+                encoding=tfds.features.Encoding.ZLIB),
+            'questions': tensor(
+                shape=(NUM_QUESTIONS, QUESTION_DIM), dtype=np.uint8,
+                encoding=raw),
+            'answers': tensor(
+                shape=(NUM_QUESTIONS,), dtype=np.int32, encoding=raw),
+            'question_types': tensor(
+                shape=(NUM_QUESTIONS,), dtype=np.int32, encoding=raw),
+            'object_shapes': tensor(
+                shape=(NUM_OBJECTS,), dtype=np.int32, encoding=raw),
+            'object_centers': tensor(
+                shape=(NUM_OBJECTS, 2), dtype=np.int32, encoding=raw),
+        }),
+        citation='Santoro et al. 2017, arXiv:1706.01427.',
+        # Record i is image i (TFDS would otherwise shuffle by key hash).
+        disable_shuffling=True,
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Generated, nothing to download.
+    config = self.builder_config
+    return {
+        'train': self._generate_examples('train', config.num_train_images),
+        'test': self._generate_examples('test', config.num_test_images),
+    }
+
+  def _generate_examples(self, split: str, num_images: int):
+    seed = self.builder_config.seed
+    for index in range(num_images):
+      yield index, generate_scene(seed, split, index).as_dict()
+
+
+class _DropCustomConfigWarning(logging.Filter):
+  """Hides TFDS's warning about configs not in BUILDER_CONFIGS (expected)."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith('Using custom data configuration')
+
+
+def builder(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
+            num_test_images: int = DEFAULT_NUM_TEST_IMAGES,
+            seed: int = DEFAULT_SEED) -> SortOfClevr:
+  """The builder of a variant, stored under `data_dir` (not prepared)."""
+  name = config_name(num_train_images, num_test_images, seed)
+  if name == 'default':
+    config = name
+  else:
+    config = SortOfClevrConfig(
+        num_train_images=num_train_images, num_test_images=num_test_images,
+        seed=seed)
+  log_filter = _DropCustomConfigWarning()
+  absl_logger = logging.getLogger('absl')
+  absl_logger.addFilter(log_filter)
+  try:
+    return SortOfClevr(data_dir=os.path.expanduser(data_dir), config=config,
+                       file_format='array_record')
+  finally:
+    absl_logger.removeFilter(log_filter)
+
+
+def prepare(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
+            num_test_images: int = DEFAULT_NUM_TEST_IMAGES,
+            seed: int = DEFAULT_SEED) -> SortOfClevr:
+  """Generates and writes a variant unless it is already there.
+
+  Args:
+    data_dir: root directory of prepared datasets ('~' is expanded).
+    num_train_images: images in the 'train' split.
+    num_test_images: images in the 'test' split.
+    seed: generation seed.
+
+  Returns:
+    The prepared builder; `builder.data_dir` is where the data are.
+  """
+  b = builder(data_dir, num_train_images=num_train_images,
+              num_test_images=num_test_images, seed=seed)
+  if b.is_prepared():
+    logging.info('Sort-of-CLEVR already prepared in %s', b.data_dir)
+    return b
+  tfds.disable_progress_bar()
+  logging.info('Generating Sort-of-CLEVR into %s', b.data_dir)
+  b.download_and_prepare(file_format='array_record')
+  logging.info('Wrote Sort-of-CLEVR to %s', b.data_dir)
+  return b
+
+
+def prepare_command(data_dir: str, num_train_images: int,
+                    num_test_images: int, seed: int) -> str:
+  """The shell command that prepares a variant."""
+  command = f'python -m hardattn.prepare --dataset={NAME} --data_dir={data_dir}'
+  if num_train_images != DEFAULT_NUM_TRAIN_IMAGES:
+    command += f' --num_train_images={num_train_images}'
+  if num_test_images != DEFAULT_NUM_TEST_IMAGES:
+    command += f' --num_test_images={num_test_images}'
+  if seed != DEFAULT_SEED:
+    command += f' --seed={seed}'
+  return command
+
+
+# ----------------------------------------------------------- Pipeline ----
+
+
+class QuestionSource(Sequence):
+  """One example per (image, question) over an image-level data source.
+
+  Example q is question q % 20 of image q // 20; images are read on demand,
+  and the last few are cached (an in-order pass reads each image once).
+  """
+
+  def __init__(self, images: Sequence[dict[str, np.ndarray]],
+               cache_size: int = 32):
+    self._images = images
+    self._read = functools.lru_cache(maxsize=cache_size)(images.__getitem__)
+
+  def __len__(self) -> int:
+    return len(self._images) * NUM_QUESTIONS
+
+  def __getitem__(self, index: int) -> dict[str, Any]:
+    if not 0 <= index < len(self):
+      raise IndexError(index)
+    image_index, q = divmod(int(index), NUM_QUESTIONS)
+    record = self._read(image_index)
+    return {
+        'image': record['image'],
+        'question': record['questions'][q].astype(np.float32),
+        'answer': np.int32(record['answers'][q]),
+        'question_type': np.int32(record['question_types'][q]),
+    }
+
+
+def meta(num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
+         num_test_images: int = DEFAULT_NUM_TEST_IMAGES
+         ) -> pipeline.DatasetMeta:
+  """The DatasetMeta of a variant."""
+  return pipeline.DatasetMeta(
+      name=NAME,
+      num_answers=len(ANSWER_NAMES),
+      answer_names=ANSWER_NAMES,
+      question_kind='vector',
+      question_shape=(QUESTION_DIM,),
+      vocab_size=0,
+      question_types=QUESTION_TYPES,
+      image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
+      num_train_examples=num_train_images * NUM_QUESTIONS,
+      num_eval_examples=num_test_images * NUM_QUESTIONS,
+      eval_split='test',
+      question_text=question_text)
+
+
+def get_dataset(
+    config: Any, *, process_index: int = 0, process_count: int = 1
+) -> tuple[Iterator[pipeline.Batch],
+           Callable[[], Iterator[pipeline.Batch]], pipeline.DatasetMeta]:
+  """Train iterator, eval iterable factory and metadata for this process.
+
+  Args:
+    config: ConfigDict with the fields listed in the module docstring.
+    process_index: this process's index.
+    process_count: number of processes.
+
+  Returns:
+    (train_iter, eval_iter_fn, meta). train_iter yields endless shuffled
+    batches {image uint8 [b, 75, 75, 3], question float32 [b, 11], answer
+    int32 [b], question_type int32 [b], mask bool [b]} with b = batch_size //
+    process_count, and supports get_state()/set_state(). eval_iter_fn()
+    returns a fresh in-order pass over this process's share of the 'test'
+    split, in batches of eval_batch_size // process_count, padded with zeros
+    (mask False).
+
+  Raises:
+    errors.DatasetNotFoundError: the data are not prepared and
+      config.prepare_if_missing is false.
+    errors.UserError: a batch size is not divisible by process_count.
+  """
+  sizes = dict(num_train_images=config.sort_of_clevr.num_train_images,
+               num_test_images=config.sort_of_clevr.num_test_images,
+               seed=config.sort_of_clevr.seed)
+  train_batch = pipeline.per_process_batch_size(
+      config.batch_size, process_count, 'batch_size')
+  eval_batch = pipeline.per_process_batch_size(
+      config.eval_batch_size, process_count, 'eval_batch_size')
+  data_dir = os.path.expanduser(config.data_dir)
+  b = builder(data_dir, **sizes)
+  if not b.is_prepared():
+    if not config.prepare_if_missing:
+      raise errors.DatasetNotFoundError(
+          f'Sort-of-CLEVR is not prepared in {b.data_dir}. Prepare it with\n'
+          f'  {prepare_command(data_dir, **sizes)}\n'
+          'or set config.prepare_if_missing=True.')
+    logging.info('Sort-of-CLEVR not found in %s; preparing it.', b.data_dir)
+    b = prepare(data_dir, **sizes)
+  num_threads = config.data_threads
+  train_iter = pipeline.train_iterator(
+      QuestionSource(b.as_data_source('train')),
+      batch_size=train_batch,
+      seed=config.data_seed,
+      process_index=process_index,
+      process_count=process_count,
+      num_threads=num_threads)
+  eval_iter_fn = pipeline.eval_iterable_fn(
+      QuestionSource(b.as_data_source('test')),
+      batch_size=eval_batch,
+      process_index=process_index,
+      process_count=process_count,
+      num_threads=num_threads)
+  return train_iter, eval_iter_fn, meta(sizes['num_train_images'],
+                                        sizes['num_test_images'])

@@ -1,0 +1,58 @@
+r"""Trains and evaluates a hardattn model.
+
+  python -m hardattn.main --config=configs/sort_of_clevr_han_rn.py \
+      --workdir=/tmp/han_rn [--config.num_train_steps=1000 ...]
+
+Running it again on the same workdir resumes from the latest checkpoint.
+"""
+
+import logging as logging_std
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from hardattn import errors
+from hardattn import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file (configs/*.py[:args]).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'Where checkpoints and summaries go.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+class _QuietLibraries(logging_std.Filter):
+  """Drops INFO chatter from orbax (dozens of lines per checkpoint)."""
+
+  def filter(self, record: logging_std.LogRecord) -> bool:
+    return (record.levelno >= logging_std.WARNING
+            or '/orbax/' not in record.pathname)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.info('JAX %s on %d %s device(s), process %d of %d.', jax.__version__,
+               jax.device_count(), jax.devices()[0].platform,
+               jax.process_index(), jax.process_count())
+  logging.info('Config:\n%s', _CONFIG.value)
+  try:
+    report = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except errors.UserError as e:
+    logging.error('%s', e)
+    sys.exit(f'error: {e}')
+  logging.info('Done. Eval report: %s', os.path.join(
+      os.path.abspath(os.path.expanduser(_WORKDIR.value)), 'eval_report.json'))
+  logging.info('accuracy %.4f | %s', report['accuracy'], ' | '.join(
+      f'{k} {v:.4f}' for k, v in sorted(report['accuracy_by_type'].items())))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,121 @@
+"""Image and question encoders.
+
+The image encoder turns an image into a grid of cells, each a feature vector
+tagged with its (x, y) position; the question encoder turns a question into a
+vector. Both follow the relational network's CLEVR-from-pixels model.
+
+References:
+  Santoro et al. "A simple neural network module for relational reasoning".
+  NeurIPS 2017, arXiv:1706.01427.
+"""
+
+from collections.abc import Sequence
+
+from flax import linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def cell_coordinates(height: int, width: int, dtype=jnp.float32) -> jax.Array:
+  """(x, y) coordinates of each cell of a [height, width] grid in [-1, 1].
+
+  Returns:
+    [height * width, 2] array, cells in row-major order (cell r * width + c
+    has x from column c and y from row r).
+  """
+  ys = jnp.linspace(-1.0, 1.0, height, dtype=dtype) if height > 1 else (
+      jnp.zeros((1,), dtype))
+  xs = jnp.linspace(-1.0, 1.0, width, dtype=dtype) if width > 1 else (
+      jnp.zeros((1,), dtype))
+  yy, xx = jnp.meshgrid(ys, xs, indexing='ij')
+  return jnp.stack([xx.reshape(-1), yy.reshape(-1)], axis=-1)
+
+
+def grid_shape(image_hw: tuple[int, int], num_layers: int) -> tuple[int, int]:
+  """Cells (h, w) that `ConvEncoder` with `num_layers` layers gives."""
+  h, w = image_hw
+  for _ in range(num_layers):
+    h, w = -(-h // 2), -(-w // 2)
+  return h, w
+
+
+def to_float_image(image: jax.Array, dtype=jnp.float32) -> jax.Array:
+  """uint8 images become [0, 1] floats; float images pass through."""
+  if jnp.issubdtype(image.dtype, jnp.integer):
+    return image.astype(dtype) / 255.0
+  return image.astype(dtype)
+
+
+class ConvEncoder(nn.Module):
+  """The RN CNN: 3x3 stride-2 convolutions, batch norm and ReLU.
+
+  Each output cell is tagged with its (x, y) coordinates, so an image of
+  [H, W] gives ceil(H / 2^L) x ceil(W / 2^L) cells (75x75 -> 5x5, 128x128 ->
+  8x8 with four layers).
+  """
+  features: Sequence[int] = (24, 24, 24, 24)  # channels of each conv layer
+  dtype: jnp.dtype = jnp.float32  # computation dtype
+
+  @nn.compact
+  def __call__(self, image: jax.Array, *, train: bool) -> tuple[
+      jax.Array, tuple[int, int]]:
+    """Encodes images.
+
+    Args:
+      image: [batch, height, width, 3], uint8 or float in [0, 1].
+      train: batch norm uses batch statistics (and updates its running
+        averages) when True.
+
+    Returns:
+      cells [batch, cells, features[-1] + 2] and the grid shape (h, w).
+    """
+    x = to_float_image(image, self.dtype)
+    for i, width in enumerate(self.features):
+      x = nn.Conv(width, (3, 3), strides=(2, 2), padding='SAME',
+                  dtype=self.dtype, name=f'conv{i}')(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                       dtype=self.dtype, name=f'bn{i}')(x)
+      x = nn.relu(x)
+    batch, h, w, c = x.shape
+    cells = x.reshape(batch, h * w, c)
+    coords = jnp.broadcast_to(cell_coordinates(h, w, cells.dtype),
+                              (batch, h * w, 2))
+    return jnp.concatenate([cells, coords], axis=-1), (h, w)
+
+
+class LSTMQuestionEncoder(nn.Module):
+  """Word embeddings and an LSTM; the question is the LSTM's final state.
+
+  Token 0 is padding: the LSTM stops at each question's length.
+  """
+  vocab_size: int  # number of tokens, padding (0) and UNK included
+  embed_dim: int = 32  # word embedding size
+  hidden_dim: int = 128  # LSTM units
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, tokens: jax.Array) -> jax.Array:
+    """Encodes tokenised questions.
+
+    Args:
+      tokens: [batch, length] int, 0-padded on the right.
+
+    Returns:
+      [batch, hidden_dim] final hidden state at each question's last word.
+    """
+    lengths = jnp.sum(tokens != 0, axis=-1).astype(jnp.int32)
+    emb = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype,
+                   name='embed')(tokens)
+    cell = nn.OptimizedLSTMCell(self.hidden_dim, dtype=self.dtype)
+    (_, h), _ = nn.RNN(cell, return_carry=True, name='lstm')(
+        emb, seq_lengths=jnp.maximum(lengths, 1))
+    return h
+
+
+class VectorQuestionEncoder(nn.Module):
+  """A question given as a fixed vector (Sort-of-CLEVR's 11 bits) as is."""
+
+  @nn.compact
+  def __call__(self, question: jax.Array) -> jax.Array:
+    """[batch, dim] -> [batch, dim] float."""
+    return question.astype(jnp.float32).reshape(question.shape[0], -1)

@@ -1,0 +1,186 @@
+"""The composed VQA models: encoders -> fusion -> attention -> aggregation.
+
+References:
+  Malinowski et al. "Learning Visual Question Answering by Bootstrapping Hard
+  Attention". ECCV 2018, arXiv:1808.00300.
+  Santoro et al. "A simple neural network module for relational reasoning".
+  NeurIPS 2017, arXiv:1706.01427 (the RN, and the CNN+MLP baseline).
+"""
+
+from collections.abc import Sequence
+
+from flax import linen as nn
+import jax
+import jax.numpy as jnp
+
+from hardattn.models import aggregation as agg_lib
+from hardattn.models import encoders
+from hardattn.models import fusion
+from hardattn.models import hard_attention
+
+ATTENTIONS = ('none', 'han', 'adahan')
+AGGREGATIONS = ('sum', 'rn')
+
+
+class QuestionEncoder(nn.Module):
+  """Chooses the LSTM for token questions, identity for vector questions."""
+  question_kind: str = 'vector'  # 'vector' | 'tokens'
+  vocab_size: int = 0  # tokens only
+  word_embed_dim: int = 32
+  lstm_dim: int = 128
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, question: jax.Array) -> jax.Array:
+    if self.question_kind == 'tokens':
+      return encoders.LSTMQuestionEncoder(
+          self.vocab_size, self.word_embed_dim, self.lstm_dim, self.dtype,
+          name='lstm_encoder')(question)
+    if self.question_kind == 'vector':
+      return encoders.VectorQuestionEncoder()(question)
+    raise ValueError(f"question_kind must be 'vector' or 'tokens', got "
+                     f'{self.question_kind!r}')
+
+
+class VQAModel(nn.Module):
+  """CNN + question encoder, fused cells, hard attention, aggregation, head.
+
+  `__call__` returns `(logits, aux)`; aux holds
+    norms: [batch, cells] L2 norm of each fused cell (the attention signal),
+    indices: [batch, k] kept (AdaHAN: candidate) cell indices (none: all),
+    mask: [batch, k] which of the k are kept,
+    cell_mask: [batch, cells] kept cells on the full grid,
+    fraction_kept: [batch] kept cells / all cells.
+  The grid's (h, w) is `encoders.grid_shape(image_hw, len(cnn_features))`.
+  """
+  num_answers: int
+  question_kind: str = 'vector'  # 'vector' | 'tokens'
+  vocab_size: int = 0  # tokens only, from the dataset
+  attention: str = 'han'  # 'none' | 'han' | 'adahan'
+  aggregation: str = 'rn'  # 'sum' | 'rn'
+  cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  word_embed_dim: int = 32
+  lstm_dim: int = 128
+  fusion_features: Sequence[int] = (256, 256)  # 1x1 conv widths; m's size
+  fraction: float = 0.25  # han: fraction of cells kept (k >= 1)
+  adahan_threshold: float = 1.0  # adahan: keep softmax(norm) > thr / cells
+  adahan_max_cells: int | None = None  # adahan: candidate budget; None = all
+  adahan_squared_norm: bool = False  # adahan: softmax over squared norms
+  g_features: Sequence[int] = (256, 256, 256, 256)  # rn: g's layers
+  rn_factorized: bool = True  # rn: per-cell split of g's first layer
+  f_features: Sequence[int] = (256, 256)  # answer MLP
+  dropout_rate: float = 0.5
+  dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
+
+  def select(self, m: jax.Array, norms: jax.Array
+             ) -> hard_attention.Selection:
+    """Applies the configured attention rule to the fused cells."""
+    if self.attention == 'none':
+      return hard_attention.keep_all(m)
+    if self.attention == 'han':
+      k = hard_attention.num_kept(m.shape[1], self.fraction)
+      return hard_attention.top_k_cells(m, norms, k)
+    if self.attention == 'adahan':
+      return hard_attention.adaptive_cells(
+          m, norms, threshold=self.adahan_threshold,
+          max_cells=self.adahan_max_cells,
+          squared_norm=self.adahan_squared_norm)
+    raise ValueError(f'attention must be one of {ATTENTIONS}, got '
+                     f'{self.attention!r}')
+
+  @nn.compact
+  def __call__(self, image: jax.Array, question: jax.Array, *,
+               train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Answers questions about images.
+
+    Args:
+      image: [batch, height, width, 3] uint8 or float in [0, 1].
+      question: [batch, dim] float (vector questions) or [batch, length]
+        int tokens.
+      train: dropout and batch statistics on.
+
+    Returns:
+      logits [batch, num_answers] float32, and aux (see the class doc).
+    """
+    if self.aggregation not in AGGREGATIONS:
+      raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
+                       f'{self.aggregation!r}')
+    cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
+                                       name='image_encoder')(image, train=train)
+    q = QuestionEncoder(self.question_kind, self.vocab_size,
+                        self.word_embed_dim, self.lstm_dim, self.dtype,
+                        name='question_encoder')(question)
+    m = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
+        cells, q)
+    norms = hard_attention.cell_norms(m)
+    sel = self.select(m, norms)
+    if self.aggregation == 'rn':
+      pooled = agg_lib.RelationalNetwork(
+          self.g_features, self.rn_factorized, self.dtype, name='rn')(
+              sel.values, q, sel.mask)
+    else:
+      pooled = agg_lib.SumPooling(name='sum')(sel.values, q, sel.mask)
+    logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
+                                self.dropout_rate, self.dtype, name='head')(
+                                    pooled, train=train)
+    num_cells = m.shape[1]
+    cell_mask = hard_attention.grid_mask(sel, num_cells)
+    indices = sel.indices
+    if indices is None:
+      indices = jnp.broadcast_to(jnp.arange(num_cells, dtype=jnp.int32),
+                                 sel.mask.shape)
+    aux = {
+        'norms': norms,
+        'indices': indices,
+        'mask': sel.mask.astype(jnp.float32),
+        'cell_mask': cell_mask,
+        'fraction_kept': jnp.sum(cell_mask, axis=-1) / num_cells,
+    }
+    return logits, aux
+
+
+class CNNMLP(nn.Module):
+  """The RN paper's CNN+MLP baseline: no relational module, no attention.
+
+  The flattened CNN grid (with coordinates) and the question go through an
+  MLP; aux carries the CNN cells' norms and an all-ones mask so the model
+  can be inspected and pictured like the others.
+  """
+  num_answers: int
+  question_kind: str = 'vector'  # 'vector' | 'tokens'
+  vocab_size: int = 0
+  cnn_features: Sequence[int] = (24, 24, 24, 24)
+  word_embed_dim: int = 32
+  lstm_dim: int = 128
+  hidden_features: Sequence[int] = (256,)  # layers before f
+  f_features: Sequence[int] = (256, 256)
+  dropout_rate: float = 0.5
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, image: jax.Array, question: jax.Array, *,
+               train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Same contract as `VQAModel.__call__`."""
+    cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
+                                       name='image_encoder')(image, train=train)
+    q = QuestionEncoder(self.question_kind, self.vocab_size,
+                        self.word_embed_dim, self.lstm_dim, self.dtype,
+                        name='question_encoder')(question)
+    batch, num_cells, _ = cells.shape
+    x = jnp.concatenate([cells.reshape(batch, -1), q.astype(cells.dtype)],
+                        axis=-1)
+    for i, width in enumerate(self.hidden_features):
+      x = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'mlp{i}')(x))
+    logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
+                                self.dropout_rate, self.dtype, name='head')(
+                                    x, train=train)
+    ones = jnp.ones((batch, num_cells), jnp.float32)
+    aux = {
+        'norms': hard_attention.cell_norms(cells),
+        'indices': jnp.broadcast_to(jnp.arange(num_cells, dtype=jnp.int32),
+                                    (batch, num_cells)),
+        'mask': ones,
+        'cell_mask': ones,
+        'fraction_kept': jnp.ones((batch,), jnp.float32),
+    }
+    return logits, aux

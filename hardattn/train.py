@@ -1,0 +1,366 @@
+"""Training and evaluation: TrainState, the jitted steps, and the loop.
+
+`train_step` and `eval_step` are pure module-level functions; the loop jits
+them over a `jax.sharding.Mesh` with the batch split on the `data` axis,
+donates the state, and takes per-step randomness from
+`fold_in(key, state.step)` (nothing to checkpoint, the same on any device
+count). Metrics stay on device between log steps.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+import functools
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+from flax import linen as nn
+from flax.training import train_state
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from hardattn import checkpointing
+from hardattn import datasets
+from hardattn import errors
+from hardattn import metrics as metrics_lib
+from hardattn import models
+from hardattn import optim
+from hardattn import sharding
+from hardattn import visualize
+from hardattn import writers
+from hardattn.models import encoders
+
+
+class TrainState(train_state.TrainState):
+  batch_stats: Any = None
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Per-example softmax cross-entropy with integer labels: [batch]."""
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def create_train_state(model: nn.Module, batch: Mapping[str, Any],
+                       tx: optax.GradientTransformation,
+                       rng: jax.Array) -> TrainState:
+  """Initializes parameters on an example batch (shapes only matter)."""
+  params_rng, dropout_rng = jax.random.split(rng)
+  variables = model.init({'params': params_rng, 'dropout': dropout_rng},
+                         batch['image'], batch['question'], train=False)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'],
+                           batch_stats=variables.get('batch_stats', {}),
+                           tx=tx)
+
+
+def train_step(state: TrainState, batch: Mapping[str, jax.Array],
+               rng: jax.Array) -> tuple[TrainState, metrics_lib.TrainMetrics]:
+  """One optimizer step on a (global) batch.
+
+  A step whose loss or gradients are not finite leaves the state unchanged
+  (its update is skipped) and is counted in the `nonfinite` metric, which
+  the loop checks before every checkpoint.
+
+  Args:
+    state: the current TrainState (donated).
+    batch: image, question, answer (and question_type, mask) arrays.
+    rng: the run's base key; this step uses fold_in(rng, state.step).
+
+  Returns:
+    The new state and this step's metrics.
+  """
+  dropout_rng = jax.random.fold_in(rng, state.step)
+
+  def loss_fn(params):
+    (logits, aux), updates = state.apply_fn(
+        {'params': params, 'batch_stats': state.batch_stats},
+        batch['image'], batch['question'], train=True,
+        rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
+    loss = jnp.mean(cross_entropy(logits, batch['answer']))
+    return loss, (logits, aux, updates)
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+  (loss, (logits, aux, updates)), grads = grad_fn(state.params)
+  finite = jnp.isfinite(loss) & jnp.all(jnp.asarray(
+      [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+  new_state = state.apply_gradients(grads=grads,
+                                    batch_stats=updates['batch_stats'])
+  new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
+                           new_state, state)
+  new_state = new_state.replace(step=state.step + 1)
+  correct = jnp.argmax(logits, -1) == batch['answer']
+  step_metrics = metrics_lib.TrainMetrics.single_from_model_output(
+      loss=loss, accuracy=correct.astype(jnp.float32),
+      fraction_kept=aux['fraction_kept'],
+      nonfinite=1.0 - finite.astype(jnp.float32))
+  return new_state, step_metrics
+
+
+def eval_step(state: TrainState, batch: Mapping[str, jax.Array],
+              metrics_class: type[Any]) -> Any:
+  """Metrics of one padded eval batch (padding masked out by batch['mask'])."""
+  logits, aux = state.apply_fn(
+      {'params': state.params, 'batch_stats': state.batch_stats},
+      batch['image'], batch['question'], train=False)
+  correct = (jnp.argmax(logits, -1) == batch['answer']).astype(jnp.float32)
+  return metrics_class.single_from_model_output(
+      loss=cross_entropy(logits, batch['answer']), correct=correct,
+      fraction_kept=aux['fraction_kept'],
+      question_type=batch['question_type'], mask=batch['mask'])
+
+
+def predict_step(state: TrainState, batch: Mapping[str, jax.Array]
+                 ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """Predicted answers and the model's aux (norms, kept cells)."""
+  logits, aux = state.apply_fn(
+      {'params': state.params, 'batch_stats': state.batch_stats},
+      batch['image'], batch['question'], train=False)
+  return jnp.argmax(logits, -1), aux
+
+
+def evaluate(state: TrainState, eval_batches: Iterable[Mapping[str, Any]],
+             step_fn: Callable[..., Any], mesh: jax.sharding.Mesh,
+             meta: datasets.pipeline.DatasetMeta,
+             num_batches: int = -1) -> dict[str, float]:
+  """Runs the eval split; returns {'eval/accuracy': ..., ...}."""
+  merged = None
+  for i, batch in enumerate(eval_batches):
+    if 0 <= num_batches <= i:
+      break
+    m = step_fn(state, sharding.to_global(batch, mesh))
+    merged = m if merged is None else merged.merge(m)
+  if merged is None:
+    raise errors.UserError('The eval split yielded no batches.')
+  result = merged.compute()
+  per_type = result.pop('per_type')
+  out = {f'eval/{k}': float(v) for k, v in result.items()}
+  out['eval/num_examples'] = float(np.sum(per_type['count']))
+  for name, acc in metrics_lib.per_type_summary(
+      per_type['correct'], per_type['count'], meta.question_types).items():
+    out[f'eval/accuracy/{name}'] = acc
+  return out
+
+
+def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
+                      predict_fn: Callable[..., Any], mesh: jax.sharding.Mesh,
+                      meta: datasets.pipeline.DatasetMeta, grid: tuple[int, int],
+                      num_examples: int, step: int) -> np.ndarray:
+  """A PNG-ready picture of what the model attends to on eval examples."""
+  predicted, aux = predict_fn(state, sharding.to_global(batch, mesh))
+  n = min(num_examples, int(np.sum(batch['mask'])))
+  predicted = np.asarray(jax.device_get(predicted))[:n]
+  cell_mask = np.asarray(jax.device_get(aux['cell_mask']))[:n]
+  norms = np.asarray(jax.device_get(aux['norms']))[:n]
+  return visualize.attention_figure(
+      batch['image'][:n],
+      [meta.question_text(q) for q in batch['question'][:n]],
+      [meta.answer_names[a] for a in predicted],
+      [meta.answer_names[a] for a in batch['answer'][:n]],
+      cell_mask=cell_mask, norms=norms, grid_shape=grid,
+      max_examples=n, title=f'step {step}')
+
+
+def _check_workdir(workdir: str) -> None:
+  """Fails early, with the path, if the workdir cannot be written."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, f'.write_test_{jax.process_index()}')
+    with open(probe, 'w') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    raise errors.UserError(f'Cannot write to workdir {workdir!r}: {e}') from e
+
+
+def _write_json(path: str, obj: Any) -> None:
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _eval_report(config: ml_collections.ConfigDict, meta: Any, step: int,
+                 scores: Mapping[str, float], wall_clock_s: float
+                 ) -> dict[str, Any]:
+  """The JSON eval report: overall, per group and per question type."""
+  prefix = 'eval/accuracy/'
+  return {
+      'step': step,
+      'dataset': meta.name,
+      'split': meta.eval_split,
+      'model': config.model_name,
+      'num_examples': int(scores['eval/num_examples']),
+      'accuracy': scores['eval/accuracy'],
+      'loss': scores['eval/loss'],
+      'fraction_kept': scores['eval/fraction_kept'],
+      'accuracy_by_type': {k[len(prefix):]: v for k, v in scores.items()
+                           if k.startswith(prefix)},
+      'train_wall_clock_s': round(wall_clock_s, 1),
+      'devices': jax.device_count(),
+      'platform': jax.devices()[0].platform,
+  }
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, Any]:
+  """Trains `config.model_name` on `config.dataset`, resuming from workdir.
+
+  Writes TensorBoard summaries, checkpoints, `eval_report.json` (latest) and
+  `eval_history.jsonl`, and attention pictures into `workdir`.
+
+  Args:
+    config: a config from `configs/`.
+    workdir: where everything is written; an existing run there resumes.
+
+  Returns:
+    The final eval report.
+
+  Raises:
+    UserError: bad config, missing data, unwritable workdir.
+    NonFiniteLossError: a non-finite loss; the last good checkpoint is kept.
+  """
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  _check_workdir(workdir)
+  is_chief = jax.process_index() == 0
+  mesh = sharding.create_mesh()
+  sharding.check_batch_size(config.batch_size, mesh, 'batch_size')
+  sharding.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
+
+  train_iter, eval_batches_fn, meta = datasets.get_dataset(
+      config, process_index=jax.process_index(),
+      process_count=jax.process_count())
+  model = models.create_model(config.model_name, meta, **config.model)
+  grid = encoders.grid_shape(meta.image_shape[:2],
+                             len(config.model.cnn_features))
+  tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
+  rng = jax.random.key(config.seed)
+  init_rng, step_rng = jax.random.split(rng)
+
+  repl = sharding.replicated(mesh)
+  data = sharding.data_sharding(mesh)
+  local_batch = config.batch_size // jax.process_count()
+  dummy = {
+      'image': jnp.zeros((local_batch,) + tuple(meta.image_shape), jnp.uint8),
+      'question': jnp.zeros((local_batch,) + tuple(meta.question_shape),
+                            jnp.float32 if meta.question_kind == 'vector'
+                            else jnp.int32),
+  }
+  init_fn = jax.jit(functools.partial(create_train_state, model, tx=tx),
+                    out_shardings=repl)
+  state = init_fn(dummy, rng=init_rng)
+  if is_chief:
+    num_params = sum(x.size for x in jax.tree.leaves(state.params))
+    logging.info('Model %s: %s parameters, grid %dx%d on %d device(s).',
+                 config.model_name, f'{num_params:,}', grid[0], grid[1],
+                 jax.device_count())
+
+  ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
+                                    max_to_keep=config.max_checkpoints_to_keep)
+  if ckpt.latest_step() is not None:
+    state = ckpt.restore(jax.eval_shape(lambda s: s, state), train_iter)
+  start_step = int(jax.device_get(state.step))
+
+  p_train_step = jax.jit(train_step, in_shardings=(repl, data, repl),
+                         out_shardings=(repl, repl), donate_argnums=(0,))
+  p_eval_step = jax.jit(functools.partial(
+      eval_step, metrics_class=metrics_lib.eval_metrics_class(
+          len(meta.question_types))), in_shardings=(repl, data),
+                        out_shardings=repl)
+  p_predict = jax.jit(predict_step, in_shardings=(repl, data))
+
+  writer = writers.SummaryWriter(workdir)
+  progress = writers.Progress(config.num_train_steps, config.batch_size,
+                              start_step)
+  pictures_dir = os.path.join(workdir, 'pictures')
+  report_path = os.path.join(workdir, 'eval_report.json')
+  report = None
+  train_metrics = None
+  t_start = time.perf_counter()
+  wall_clock_path = os.path.join(workdir, 'wall_clock.json')
+  prior_wall_clock = 0.0
+  if os.path.exists(wall_clock_path):
+    with open(wall_clock_path) as f:
+      prior_wall_clock = json.load(f).get('train_wall_clock_s', 0.0)
+
+  def wall_clock() -> float:
+    return prior_wall_clock + time.perf_counter() - t_start
+
+  def check_finite(step: int) -> None:
+    if train_metrics is None:
+      return
+    if float(jax.device_get(train_metrics.nonfinite.total)) > 0:
+      last = ckpt.latest_step()
+      raise errors.NonFiniteLossError(
+          f'Non-finite loss or gradients between steps {progress_step[0]} and '
+          f'{step}; their updates were skipped and training stopped. The last '
+          f'good checkpoint is step {last} in {ckpt.directory}. Lower '
+          'config.optimizer.learning_rate or set grad_clip_norm.')
+
+  def run_eval(step: int) -> dict[str, Any]:
+    scores = evaluate(state, eval_batches_fn(), p_eval_step, mesh, meta,
+                      config.num_eval_batches)
+    writer.write_scalars(step, scores)
+    rep = _eval_report(config, meta, step, scores, wall_clock())
+    if is_chief:
+      _write_json(report_path, rep)
+      with open(os.path.join(workdir, 'eval_history.jsonl'), 'a') as f:
+        f.write(json.dumps(rep, sort_keys=True) + '\n')
+      _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
+    if config.num_pictures > 0:
+      picture = attention_picture(
+          state, next(iter(eval_batches_fn())), p_predict, mesh, meta, grid,
+          config.num_pictures, step)
+      writer.write_images(step, {'eval/attention': picture})
+      if is_chief:
+        visualize.save_png(picture, os.path.join(
+            pictures_dir, f'attention_step_{step:08d}.png'))
+    logging.info('eval step %d: %s', step, ' | '.join(
+        f'{k[5:]} {v:.4f}' for k, v in sorted(scores.items())
+        if k.startswith('eval/accuracy')))
+    return rep
+
+  progress_step = [start_step]  # first step of the current log window
+  step = start_step
+  if start_step >= config.num_train_steps:
+    logging.info('Already trained %d steps; evaluating only.', start_step)
+  else:
+    logging.info('Training from step %d to %d.', start_step,
+                 config.num_train_steps)
+  compiled_at = None
+  while step < config.num_train_steps:
+    batch = sharding.to_global(next(train_iter), mesh)
+    state, m = p_train_step(state, batch, step_rng)
+    train_metrics = m if train_metrics is None else train_metrics.merge(m)
+    step += 1
+    if compiled_at is None:
+      jax.block_until_ready(state.step)
+      compiled_at = time.perf_counter()
+      logging.info('First step (compilation included) took %.1f s.',
+                   compiled_at - t_start)
+      progress.reset_clock(step)
+    is_last = step == config.num_train_steps
+    if step % config.log_every_steps == 0 or is_last:
+      check_finite(step)
+      scalars = {f'train/{k}': float(v)
+                 for k, v in train_metrics.compute().items()
+                 if k != 'nonfinite'}
+      scalars.update(progress.log(step, scalars))
+      writer.write_scalars(step, scalars)
+      train_metrics = None
+      progress_step[0] = step
+    if step % config.checkpoint_every_steps == 0 or is_last:
+      check_finite(step)
+      ckpt.save(step, state, train_iter)
+    if step % config.eval_every_steps == 0 or is_last:
+      report = run_eval(step)
+      progress.reset_clock(step)
+    writer.flush()
+
+  if report is None:  # resumed after the end: evaluate what was restored
+    report = run_eval(step)
+  ckpt.close()
+  writer.close()
+  return report

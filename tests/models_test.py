@@ -1,0 +1,100 @@
+"""Every model in the MODELS registry: shapes, aux, jit, both question kinds."""
+
+import types
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hardattn import errors
+from hardattn import models
+from hardattn.models import encoders
+
+VECTOR_META = types.SimpleNamespace(num_answers=10, question_kind='vector',
+                                    vocab_size=0)
+TOKEN_META = types.SimpleNamespace(num_answers=28, question_kind='tokens',
+                                   vocab_size=30)
+SMALL = dict(cnn_features=(8, 8, 8, 8), f_features=(16,))
+ATTENTION_SMALL = dict(SMALL, fusion_features=(16,), g_features=(16, 16))
+
+
+def _small(name):
+  return SMALL if name == 'cnn_mlp' else ATTENTION_SMALL
+
+
+def _run(model, image, question, train):
+  variables = model.init({'params': jax.random.key(0),
+                          'dropout': jax.random.key(1)}, image, question,
+                         train=False)
+  fn = jax.jit(lambda v, i, q: model.apply(
+      v, i, q, train=train, rngs={'dropout': jax.random.key(2)},
+      mutable=['batch_stats'] if train else False))
+  out = fn(variables, image, question)
+  return out[0] if train else out
+
+
+@pytest.mark.parametrize('name', sorted(models.MODELS))
+@pytest.mark.parametrize('train', [False, True])
+def test_vector_questions(name, train):
+  image = jnp.asarray(np.random.default_rng(0).integers(
+      0, 255, (3, 75, 75, 3)), jnp.uint8)
+  question = jnp.eye(11)[:3]
+  model = models.create_model(name, VECTOR_META, **_small(name))
+  logits, aux = _run(model, image, question, train)
+  chex.assert_shape(logits, (3, 10))
+  chex.assert_tree_all_finite(logits)
+  cells = 25  # 75 -> 38 -> 19 -> 10 -> 5
+  assert encoders.grid_shape((75, 75), 4) == (5, 5)
+  chex.assert_shape([aux['norms'], aux['cell_mask']], (3, cells))
+  chex.assert_equal_shape([aux['indices'], aux['mask']])
+  kept = np.asarray(aux['cell_mask']).sum(-1)
+  np.testing.assert_allclose(aux['fraction_kept'], kept / cells, rtol=1e-6)
+  if name.startswith('han'):
+    chex.assert_shape(aux['indices'], (3, 6))  # round(0.25 * 25)
+    np.testing.assert_array_equal(kept, [6, 6, 6])
+  elif name.startswith('adahan'):
+    assert np.all(kept >= 1)
+  else:
+    np.testing.assert_array_equal(kept, [cells] * 3)
+
+
+@pytest.mark.parametrize('name', ['rn', 'han_rn', 'adahan_sum', 'cnn_mlp'])
+def test_token_questions_and_clevr_grid(name):
+  image = jnp.zeros((2, 128, 128, 3), jnp.float32)
+  tokens = jnp.asarray([[4, 5, 6, 0, 0], [7, 1, 0, 0, 0]], jnp.int32)
+  model = models.create_model(name, TOKEN_META, **_small(name))
+  logits, aux = _run(model, image, tokens, train=False)
+  chex.assert_shape(logits, (2, 28))
+  chex.assert_shape(aux['norms'], (2, 64))
+
+
+def test_lstm_ignores_padding():
+  model = models.create_model('han_rn', TOKEN_META, **ATTENTION_SMALL)
+  image = jnp.zeros((1, 32, 32, 3))
+  short = jnp.asarray([[4, 5, 0, 0]])
+  longer_pad = jnp.asarray([[4, 5, 0, 0, 0, 0, 0]])
+  variables = model.init(jax.random.key(0), image, short, train=False)
+  a, _ = model.apply(variables, image, short, train=False)
+  b, _ = model.apply(variables, image, longer_pad, train=False)
+  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_computation_keeps_float32_params_and_logits():
+  model = models.create_model('han_rn', VECTOR_META,
+                              **dict(ATTENTION_SMALL, dtype='bfloat16'))
+  image = jnp.zeros((2, 75, 75, 3), jnp.uint8)
+  variables = model.init(jax.random.key(0), image, jnp.eye(11)[:2],
+                         train=False)
+  assert all(x.dtype == jnp.float32
+             for x in jax.tree.leaves(variables['params']))
+  logits, _ = model.apply(variables, image, jnp.eye(11)[:2], train=False)
+  assert logits.dtype == jnp.float32
+
+
+def test_registry_errors_name_the_problem():
+  with pytest.raises(errors.UserError, match='known models'):
+    models.create_model('han_rnn', VECTOR_META)
+  with pytest.raises(errors.UserError, match='fractoin'):
+    models.create_model('han_rn', VECTOR_META, fractoin=0.5)
