@@ -51,13 +51,13 @@ def base_config() -> ml_collections.ConfigDict:
 
   # Optimization.
   c.optimizer = ml_collections.ConfigDict(dict(
-      learning_rate=2.5e-4, schedule='constant', warmup_steps=0,
+      learning_rate=5e-4, schedule='constant', warmup_steps=0,
       grad_clip_norm=0.0, weight_decay=0.0))
   c.num_train_steps = 20_000
 
   # Logging, evaluation, checkpoints.
   c.log_every_steps = 100
-  c.eval_every_steps = 2_000
+  c.eval_every_steps = 1_000
   c.num_eval_batches = -1  # -1: the whole eval split
   c.checkpoint_every_steps = 1_000
   c.max_checkpoints_to_keep = 3

@@ -54,5 +54,17 @@ def main(argv):
       f'{k} {v:.4f}' for k, v in sorted(report['accuracy_by_type'].items())))
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing, with config errors (a typo'd key) as one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'error: {e}\nPass --helpfull to see the flags.')
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    # ml_collections reports an unknown or mistyped --config.key this way.
+    msg = str(e).strip('\'"').replace("\\'", "'").replace('\\n', ' ')
+    sys.exit(f'error: bad --config override or config file: {msg}')
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

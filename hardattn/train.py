@@ -150,17 +150,20 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
                       num_examples: int, step: int) -> np.ndarray:
   """A PNG-ready picture of what the model attends to on eval examples."""
   predicted, aux = predict_fn(state, sharding.to_global(batch, mesh))
-  n = min(num_examples, int(np.sum(batch['mask'])))
-  predicted = np.asarray(jax.device_get(predicted))[:n]
-  cell_mask = np.asarray(jax.device_get(aux['cell_mask']))[:n]
-  norms = np.asarray(jax.device_get(aux['norms']))[:n]
+  # Spread the examples over the batch: neighbours often share an image.
+  valid = int(np.sum(batch['mask']))
+  idx = np.unique(np.linspace(0, valid - 1, min(num_examples, valid)
+                              ).astype(int))
+  predicted = np.asarray(jax.device_get(predicted))[idx]
+  cell_mask = np.asarray(jax.device_get(aux['cell_mask']))[idx]
+  norms = np.asarray(jax.device_get(aux['norms']))[idx]
   return visualize.attention_figure(
-      batch['image'][:n],
-      [meta.question_text(q) for q in batch['question'][:n]],
+      batch['image'][idx],
+      [meta.question_text(q) for q in batch['question'][idx]],
       [meta.answer_names[a] for a in predicted],
-      [meta.answer_names[a] for a in batch['answer'][:n]],
+      [meta.answer_names[a] for a in batch['answer'][idx]],
       cell_mask=cell_mask, norms=norms, grid_shape=grid,
-      max_examples=n, title=f'step {step}')
+      max_examples=len(idx), title=f'step {step}')
 
 
 def _check_workdir(workdir: str) -> None:

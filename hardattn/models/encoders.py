@@ -71,8 +71,10 @@ class ConvEncoder(nn.Module):
     """
     x = to_float_image(image, self.dtype)
     for i, width in enumerate(self.features):
+      # No bias: batch norm's shift replaces it (a bias here has zero
+      # gradient, which Adam would turn into noise-sized updates).
       x = nn.Conv(width, (3, 3), strides=(2, 2), padding='SAME',
-                  dtype=self.dtype, name=f'conv{i}')(x)
+                  use_bias=False, dtype=self.dtype, name=f'conv{i}')(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                        dtype=self.dtype, name=f'bn{i}')(x)
       x = nn.relu(x)

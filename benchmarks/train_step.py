@@ -1,0 +1,174 @@
+r"""Train-step cost per model: examples/s, compiled FLOPs and peak memory.
+
+Builds each model from its config with a synthetic batch of the dataset's
+shapes, jits the real `train.train_step` over a mesh of all devices, and
+reports compile time, the median of repeated timed steps, XLA's cost analysis
+(FLOPs per example) and memory analysis (peak bytes per step), and each
+model's speed and FLOPs relative to the plain RN measured in the same run.
+
+  python benchmarks/train_step.py                       # Sort-of-CLEVR models
+  python benchmarks/train_step.py --devices=2 --batch_size=64 --steps=20
+  python benchmarks/train_step.py --configs=rn,han_rn --markdown
+
+`--devices=N` splits the host CPU into N XLA devices (set before JAX starts);
+on this 2-core machine that speeds up convolutions.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def parse_args():
+  p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  p.add_argument('--configs', default='cnn_mlp,han_sum,rn,han_rn,adahan_rn',
+                 help='comma-separated names: configs/sort_of_clevr_<name>.py'
+                 ' (or paths to config files)')
+  p.add_argument('--batch_size', type=int, default=64)
+  p.add_argument('--steps', type=int, default=20, help='timed steps')
+  p.add_argument('--devices', type=int, default=1,
+                 help='fake CPU devices to split the host into')
+  p.add_argument('--markdown', action='store_true', help='print a table')
+  return p.parse_args()
+
+
+ARGS = parse_args()
+if ARGS.devices > 1:
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                             f' --xla_force_host_platform_device_count='
+                             f'{ARGS.devices}')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import importlib.util
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hardattn import models
+from hardattn import optim
+from hardattn import sharding
+from hardattn import train
+from hardattn.datasets import sort_of_clevr
+from hardattn.models import encoders
+from hardattn.models import hard_attention
+
+
+def load_config(name: str):
+  path = name if name.endswith('.py') else os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
+      f'sort_of_clevr_{name}.py')
+  spec = importlib.util.spec_from_file_location('cfg', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def synthetic_batch(meta, batch_size: int) -> dict[str, np.ndarray]:
+  rng = np.random.default_rng(0)
+  return {
+      'image': rng.integers(0, 256, (batch_size,) + meta.image_shape,
+                            dtype=np.uint8),
+      'question': np.eye(meta.question_shape[0], dtype=np.float32)[
+          rng.integers(0, meta.question_shape[0], batch_size)],
+      'answer': rng.integers(0, meta.num_answers, batch_size).astype(np.int32),
+      'question_type': np.zeros(batch_size, np.int32),
+      'mask': np.ones(batch_size, bool),
+  }
+
+
+def peak_bytes(compiled) -> int:
+  """Peak bytes of one device's step program."""
+  mem = compiled.memory_analysis()
+  if mem is None:
+    return -1
+  return (mem.temp_size_in_bytes + mem.argument_size_in_bytes +
+          mem.output_size_in_bytes - mem.alias_size_in_bytes)
+
+
+def flops_of(compiled) -> float:
+  """FLOPs of one step over all devices (XLA reports one device's share)."""
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0]
+  per_device = float(cost.get('flops', float('nan'))) if cost else float('nan')
+  return per_device * jax.device_count()
+
+
+def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
+  config = load_config(name)
+  meta = sort_of_clevr.meta(10, 10)
+  model = models.create_model(config.model_name, meta, **config.model)
+  mesh = sharding.create_mesh()
+  repl = sharding.replicated(mesh)
+  tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
+  batch = synthetic_batch(meta, batch_size)
+  state = jax.jit(lambda b: train.create_train_state(
+      model, b, tx, jax.random.key(0)), out_shardings=repl)(
+          {k: batch[k] for k in ('image', 'question')})
+  step_fn = jax.jit(train.train_step,
+                    in_shardings=(repl, sharding.data_sharding(mesh), repl),
+                    out_shardings=(repl, repl), donate_argnums=(0,))
+  gbatch = sharding.to_global(batch, mesh)
+  key = jax.random.key(1)
+  t0 = time.perf_counter()
+  compiled = step_fn.lower(state, gbatch, key).compile()
+  compile_s = time.perf_counter() - t0
+  state, _ = step_fn(state, gbatch, key)  # warm-up
+  jax.block_until_ready(state)
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    state, m = step_fn(state, gbatch, key)
+    jax.block_until_ready((state, m))
+    times.append(time.perf_counter() - t)
+  median = statistics.median(times)
+  cells = int(np.prod(encoders.grid_shape(meta.image_shape[:2],
+                                          len(config.model.cnn_features))))
+  kept = cells
+  if config.model_name.startswith('han'):
+    kept = hard_attention.num_kept(cells, config.model.fraction)
+  elif config.model_name.startswith('adahan'):
+    kept = config.model.adahan_max_cells or cells
+  return {
+      'name': name, 'model': config.model_name, 'cells': cells,
+      'aggregated': kept, 'compile_s': compile_s, 'step_ms': median * 1e3,
+      'examples_per_s': batch_size / median,
+      'gflops_per_example': flops_of(compiled) / batch_size / 1e9,
+      'peak_mib': peak_bytes(compiled) / 2**20,
+      'gflops_per_s': flops_of(compiled) / median / 1e9,
+  }
+
+
+def main():
+  names = ARGS.configs.split(',')
+  print(f'# jax {jax.__version__}, {jax.device_count()} '
+        f'{jax.devices()[0].platform} device(s), batch {ARGS.batch_size}, '
+        f'median of {ARGS.steps} steps', flush=True)
+  rows = []
+  for name in names:
+    row = measure(name, ARGS.batch_size, ARGS.steps)
+    rows.append(row)
+    print(f"{row['name']:>12}: {row['examples_per_s']:8.1f} ex/s  "
+          f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
+          f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",
+          flush=True)
+  ref = next((r for r in rows if r['model'] == 'rn'), None)
+  header = ('| config | cells aggregated | train ex/s | GFLOP/example | '
+            'peak MiB/device | compile s | speed / RN | FLOPs / RN |')
+  print('\n' + header + '\n|' + '---|' * 8)
+  for r in rows:
+    speed = (f"{r['examples_per_s'] / ref['examples_per_s']:.2f}x"
+             if ref else '-')
+    flops = (f"{r['gflops_per_example'] / ref['gflops_per_example']:.3f}"
+             if ref else '-')
+    print(f"| {r['name']} | {r['aggregated']}/{r['cells']} | "
+          f"{r['examples_per_s']:.0f} | {r['gflops_per_example']:.3f} | "
+          f"{r['peak_mib']:.0f} | {r['compile_s']:.1f} | {speed} | {flops} |")
+
+
+if __name__ == '__main__':
+  main()
