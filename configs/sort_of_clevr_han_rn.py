@@ -20,4 +20,5 @@ def get_config(arg=None):
   config = base_config.base_config()
   config.model_name = 'han_rn'
   config.model.fraction = args.frac
+  config.num_train_steps = 14_000
   return config

@@ -12,4 +12,5 @@ def get_config(arg=None):
   config = base_config.base_config()
   config.model_name = 'han_sum'
   config.model.fraction = args.frac
+  config.num_train_steps = 5_000
   return config

@@ -1,0 +1,379 @@
+"""Figures that show which image cells hard (or soft) attention kept.
+
+The model sees an image through a grid of h x w cells; cell index
+n = r * w + c (row-major), matching a Flax conv feature map [h, w, C]
+reshaped to [h * w, C]. Cell (r, c) covers image rows
+floor(r * H / h) .. floor((r + 1) * H / h) - 1 and the analogous columns, so
+images need not be divisible by the grid.
+
+Rendering uses `matplotlib.figure.Figure` with the Agg canvas directly (never
+pyplot), so it works headless, does not touch global backend state, and
+figures are freed when they go out of scope.
+"""
+
+import os
+import textwrap
+from typing import Optional, Sequence, Tuple
+
+import matplotlib.backends.backend_agg
+import matplotlib.collections
+import matplotlib.figure
+import matplotlib.transforms
+import numpy as np
+import PIL.Image
+
+GridShape = Tuple[int, int]
+
+# Colours and sizes of the rendered figure.
+_OUTLINE_COLOR = '#ffd400'
+_GRID_COLOR = 'white'
+_CORRECT_COLOR = '#138a36'
+_WRONG_COLOR = '#d62728'
+_CMAP = 'inferno'
+_HEAT_ALPHA = 0.65
+_ROW_HEIGHT_IN = 2.3
+_PANEL_WIDTHS_IN = (2.3, 2.8, 2.9)
+_DPI = 100
+_FONT_SIZE = 9
+_WRAP_CHARS = 36
+_MAX_QUESTION_LINES = 7
+# Cells with mask weight >= this fraction of the max are outlined and counted
+# as kept (exactly the kept cells for a 0/1 mask).
+_SOFT_KEEP_FRACTION = 0.5
+
+
+def _check_grid(grid_shape: GridShape) -> Tuple[int, int]:
+  """Returns (h, w) as ints, raising ValueError if not two positive ints."""
+  if len(grid_shape) != 2:
+    raise ValueError(f'grid_shape must be (h, w), got {grid_shape!r}.')
+  h, w = (int(g) for g in grid_shape)
+  if h <= 0 or w <= 0:
+    raise ValueError(f'grid_shape must be positive, got {grid_shape!r}.')
+  return h, w
+
+
+def _cell_boundaries(size: int, cells: int) -> np.ndarray:
+  """Pixel boundaries floor(i * size / cells) for i = 0..cells, [cells + 1]."""
+  return (np.arange(cells + 1, dtype=np.int64) * size) // cells
+
+
+def _pixel_to_cell(size: int, cells: int) -> np.ndarray:
+  """Cell index of each pixel along one axis, [size] int."""
+  bounds = _cell_boundaries(size, cells)
+  return np.searchsorted(bounds, np.arange(size), side='right') - 1
+
+
+def _cell_grid(values, grid_shape: GridShape, name: str) -> np.ndarray:
+  """Reshapes per-cell values [N] or [h, w] to [h, w]."""
+  h, w = _check_grid(grid_shape)
+  values = np.asarray(values)
+  if values.size != h * w or values.ndim not in (1, 2):
+    raise ValueError(
+        f'{name} must have shape [{h * w}] or [{h}, {w}] for grid_shape '
+        f'{(h, w)}, got {values.shape}.')
+  return values.reshape(h, w)
+
+
+def cell_map_to_pixels(values, grid_shape: GridShape,
+                       image_hw: Tuple[int, int]) -> np.ndarray:
+  """Upsamples per-cell values to pixels with nearest-neighbour.
+
+  Args:
+    values: per-cell values [N] in row-major cell order, or [h, w].
+    grid_shape: (h, w) cells.
+    image_hw: (H, W) pixels; need not be divisible by (h, w).
+
+  Returns:
+    [H, W] array with the dtype of `values`; pixel (y, x) holds the value of
+    the cell (r, c) with floor(r * H / h) <= y < floor((r + 1) * H / h), and
+    likewise for x.
+  """
+  grid = _cell_grid(values, grid_shape, 'values')
+  height, width = (int(s) for s in image_hw)
+  rows = _pixel_to_cell(height, grid.shape[0])
+  cols = _pixel_to_cell(width, grid.shape[1])
+  return grid[rows[:, None], cols[None, :]]
+
+
+def _mask_weights(cell_mask, grid_shape: GridShape) -> np.ndarray:
+  """Per-cell weights in [0, 1] normalised to the max, [h, w] float64."""
+  h, w = _check_grid(grid_shape)
+  if cell_mask is None:
+    return np.ones((h, w), np.float64)
+  grid = _cell_grid(cell_mask, grid_shape, 'cell_mask').astype(np.float64)
+  if not np.all(np.isfinite(grid)) or np.any(grid < 0):
+    raise ValueError('cell_mask must be finite and non-negative.')
+  peak = grid.max()
+  if peak <= 0:
+    return np.zeros_like(grid)
+  return grid / peak
+
+
+def _is_binary(cell_mask) -> bool:
+  values = np.asarray(cell_mask)
+  return bool(np.all((values == 0) | (values == 1)))
+
+
+def _to_rgb_uint8(image) -> np.ndarray:
+  """Converts [H, W], [H, W, 1] or [H, W, 3] uint8 (or float in [0, 1])."""
+  image = np.asarray(image)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim == 2:
+    image = np.stack([image] * 3, axis=-1)
+  if image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f'image must be [H, W, 3], got shape {image.shape}.')
+  if image.dtype != np.uint8:
+    if np.issubdtype(image.dtype, np.floating):
+      image = np.rint(np.clip(image, 0.0, 1.0) * 255.0)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+  return image
+
+
+def darken_unattended(image, cell_mask, grid_shape: GridShape, *,
+                      floor: float = 0.3) -> np.ndarray:
+  """Darkens the image cells that attention did not keep.
+
+  Each cell's pixels are multiplied by floor + (1 - floor) * m, where m is
+  the cell's mask value divided by the max over cells. A binary mask thus
+  leaves kept cells unchanged and scales the others by `floor`; a soft mask
+  (attention weights) darkens gradually. An all-zero mask darkens every
+  cell by `floor`.
+
+  Args:
+    image: uint8 [H, W, 3] (also [H, W] or [H, W, 1]; float in [0, 1]).
+    cell_mask: [N] or [h, w] non-negative, row-major cells; None keeps all.
+    grid_shape: (h, w) cells.
+    floor: brightness factor for a cell with mask value 0, in [0, 1].
+
+  Returns:
+    uint8 [H, W, 3]: pixel values rounded to the nearest integer.
+  """
+  if not 0.0 <= floor <= 1.0:
+    raise ValueError(f'floor must be in [0, 1], got {floor}.')
+  image = _to_rgb_uint8(image)
+  if cell_mask is None:
+    return image.copy()
+  weights = _mask_weights(cell_mask, grid_shape)
+  factor = floor + (1.0 - floor) * weights
+  pixel_factor = cell_map_to_pixels(factor, grid_shape, image.shape[:2])
+  out = np.rint(image.astype(np.float64) * pixel_factor[..., None])
+  return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _grid_lines(ax, grid_shape: GridShape, image_hw: Tuple[int, int]):
+  """Draws thin lines at inner cell borders, in imshow pixel coordinates."""
+  h, w = grid_shape
+  height, width = image_hw
+  ys = _cell_boundaries(height, h)[1:-1] - 0.5
+  xs = _cell_boundaries(width, w)[1:-1] - 0.5
+  kwargs = dict(colors=_GRID_COLOR, linewidths=0.5, alpha=0.6)
+  ax.hlines(ys, -0.5, width - 0.5, **kwargs)
+  ax.vlines(xs, -0.5, height - 0.5, **kwargs)
+
+
+def _outline_segments(kept: np.ndarray,
+                      image_hw: Tuple[int, int]) -> list:
+  """Segments on the border of the kept region (not between kept cells)."""
+  h, w = kept.shape
+  height, width = image_hw
+  ys = _cell_boundaries(height, h) - 0.5
+  xs = _cell_boundaries(width, w) - 0.5
+  padded = np.pad(kept, 1, constant_values=False)
+  segments = []
+  for r, c in zip(*np.nonzero(kept)):
+    pr, pc = r + 1, c + 1
+    if not padded[pr - 1, pc]:
+      segments.append([(xs[c], ys[r]), (xs[c + 1], ys[r])])
+    if not padded[pr + 1, pc]:
+      segments.append([(xs[c], ys[r + 1]), (xs[c + 1], ys[r + 1])])
+    if not padded[pr, pc - 1]:
+      segments.append([(xs[c], ys[r]), (xs[c], ys[r + 1])])
+    if not padded[pr, pc + 1]:
+      segments.append([(xs[c + 1], ys[r]), (xs[c + 1], ys[r + 1])])
+  return segments
+
+
+def _text_lines(ax, fig, lines: Sequence[Tuple[str, str, str]]):
+  """Writes (text, colour, weight) lines top-down in an axis-less panel."""
+  step = 1.35 * _FONT_SIZE
+  offset = 0.0
+  for text, color, weight in lines:
+    transform = matplotlib.transforms.offset_copy(
+        ax.transAxes, fig=fig, x=0.0, y=-offset, units='points')
+    ax.text(0.0, 1.0, text, transform=transform, va='top', ha='left',
+            fontsize=_FONT_SIZE, color=color, fontweight=weight)
+    offset += step * (text.count('\n') + 1)
+
+
+def _wrap_question(question: str) -> str:
+  lines = textwrap.wrap(str(question), _WRAP_CHARS) or ['']
+  if len(lines) > _MAX_QUESTION_LINES:
+    lines = lines[:_MAX_QUESTION_LINES]
+    lines[-1] = lines[-1][:_WRAP_CHARS - 1] + '\u2026'
+  return '\n'.join(lines)
+
+
+def attention_figure(images, questions: Sequence[str],
+                     predicted: Sequence[str], true: Sequence[str], *,
+                     cell_mask, norms, grid_shape: GridShape,
+                     max_examples: int = 8,
+                     title: Optional[str] = None) -> np.ndarray:
+  """Renders kept cells, cell norms and answers for a batch of examples.
+
+  One row per example (the first `max_examples`), three panels: the image
+  with unkept cells darkened, cell borders and an outline around kept cells;
+  the L2 norms of the cell embeddings as a heat map over the image (one
+  colour scale shared by all rows, with a colour bar); and the question,
+  predicted and true answers (green if equal, red otherwise) and the number
+  of cells kept. For a soft mask, cells with weight >= 0.5 * max are
+  outlined and counted.
+
+  Args:
+    images: uint8 [B, H, W, 3] (float in [0, 1] also accepted).
+    questions: B question strings.
+    predicted: B predicted answer strings.
+    true: B ground-truth answer strings.
+    cell_mask: [B, N] 0/1 or soft weights, row-major cells; None means no
+      attention (every cell kept).
+    norms: [B, N] L2 norm of each cell embedding, or None to skip the heat
+      map.
+    grid_shape: (h, w) cells with h * w = N.
+    max_examples: at most this many rows are drawn.
+    title: optional figure title.
+
+  Returns:
+    uint8 [height, width, 3] RGB rendering of the figure.
+  """
+  h, w = _check_grid(grid_shape)
+  n_cells = h * w
+  images = np.asarray(images)
+  if images.ndim not in (3, 4) or images.shape[0] == 0:
+    raise ValueError(
+        f'images must be [B, H, W, 3] with B >= 1, got {images.shape}.')
+  batch = images.shape[0]
+  for name, seq in (('questions', questions), ('predicted', predicted),
+                    ('true', true)):
+    if len(seq) != batch:
+      raise ValueError(f'{name} has {len(seq)} entries, images has {batch}.')
+  arrays = {}
+  for name, value in (('cell_mask', cell_mask), ('norms', norms)):
+    if value is None:
+      arrays[name] = None
+      continue
+    value = np.asarray(value)
+    if value.shape != (batch, n_cells):
+      raise ValueError(
+          f'{name} must be [B, N] = [{batch}, {n_cells}] for grid_shape '
+          f'{(h, w)}, got {value.shape}.')
+    arrays[name] = value
+  mask, norm_values = arrays['cell_mask'], arrays['norms']
+  if max_examples < 1:
+    raise ValueError(f'max_examples must be >= 1, got {max_examples}.')
+  rows = min(batch, max_examples)
+  soft = mask is not None and not _is_binary(mask[:rows])
+
+  if norm_values is not None:
+    shown = norm_values[:rows].astype(np.float64)
+    finite = shown[np.isfinite(shown)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:
+      vmax = vmin + 1.0
+
+  fig_w = sum(_PANEL_WIDTHS_IN)
+  top_in = 0.45 if title else 0.25
+  fig_h = rows * _ROW_HEIGHT_IN + top_in + 0.1
+  fig = matplotlib.figure.Figure(figsize=(fig_w, fig_h), dpi=_DPI)
+  canvas = matplotlib.backends.backend_agg.FigureCanvasAgg(fig)
+  fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / fig_h,
+                      top=1.0 - top_in / fig_h, wspace=0.12, hspace=0.3)
+  axes = fig.subplots(rows, 3, squeeze=False,
+                      gridspec_kw=dict(width_ratios=_PANEL_WIDTHS_IN))
+  if title:
+    fig.suptitle(title, fontsize=_FONT_SIZE + 2, y=1.0 - 0.1 / fig_h,
+                 va='top')
+
+  for i in range(rows):
+    image = _to_rgb_uint8(images[i])
+    image_hw = image.shape[:2]
+    ax_img, ax_heat, ax_text = axes[i]
+
+    # Panel 1: kept cells.
+    row_mask = None if mask is None else mask[i]
+    ax_img.imshow(darken_unattended(image, row_mask, (h, w)),
+                  interpolation='nearest')
+    _grid_lines(ax_img, (h, w), image_hw)
+    if row_mask is None:
+      kept = np.ones((h, w), bool)
+    else:
+      kept = _mask_weights(row_mask, (h, w)) >= _SOFT_KEEP_FRACTION
+      ax_img.add_collection(matplotlib.collections.LineCollection(
+          _outline_segments(kept, image_hw), colors=_OUTLINE_COLOR,
+          linewidths=1.6, capstyle='projecting'))
+    if i == 0:
+      ax_img.set_title('kept cells', fontsize=_FONT_SIZE)
+
+    # Panel 2: cell norms.
+    ax_heat.imshow(image, interpolation='nearest')
+    if norm_values is not None:
+      heat = cell_map_to_pixels(norm_values[i].astype(np.float64), (h, w),
+                                image_hw)
+      mappable = ax_heat.imshow(heat, cmap=_CMAP, vmin=vmin, vmax=vmax,
+                                alpha=_HEAT_ALPHA, interpolation='nearest')
+      colorbar = fig.colorbar(mappable, ax=ax_heat, fraction=0.046,
+                              pad=0.03)
+      colorbar.ax.tick_params(labelsize=_FONT_SIZE - 2)
+      row = norm_values[i]
+      ax_heat.set_title(
+          f'cell L2 norm [{np.nanmin(row):.3g}, {np.nanmax(row):.3g}]',
+          fontsize=_FONT_SIZE - 1)
+    else:
+      ax_heat.set_title('no norms', fontsize=_FONT_SIZE - 1)
+    _grid_lines(ax_heat, (h, w), image_hw)
+
+    for ax in (ax_img, ax_heat):
+      ax.set_xticks([])
+      ax.set_yticks([])
+
+    # Panel 3: question and answers.
+    ax_text.axis('off')
+    pred, gold = str(predicted[i]), str(true[i])
+    correct = pred.strip() == gold.strip()
+    answer_color = _CORRECT_COLOR if correct else _WRONG_COLOR
+    n_kept = int(kept.sum())
+    if row_mask is None:
+      kept_text = f'no mask: all {n_cells} cells'
+    elif soft:
+      kept_text = (f'soft mask; \u2265{_SOFT_KEEP_FRACTION:g}\u00b7max: '
+                   f'{n_kept}/{n_cells} ({n_kept / n_cells:.0%})')
+    else:
+      kept_text = f'kept {n_kept}/{n_cells} cells ({n_kept / n_cells:.0%})'
+    _text_lines(ax_text, fig, [
+        (_wrap_question(questions[i]), 'black', 'normal'),
+        ('', 'black', 'normal'),
+        (f'pred: {pred}', answer_color, 'bold'),
+        (f'true: {gold}', answer_color, 'normal'),
+        (kept_text, '#444444', 'normal'),
+    ])
+
+  canvas.draw()
+  rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+  fig.clear()
+  return rgb
+
+
+def save_png(array, path: str) -> None:
+  """Writes a uint8 [H, W, 3] (or [H, W]) array to `path` as PNG.
+
+  Args:
+    array: uint8 [H, W, 3], [H, W, 4] or [H, W] image.
+    path: destination file; parent directories are created.
+  """
+  array = np.asarray(array)
+  if array.dtype != np.uint8:
+    raise ValueError(f'save_png needs uint8, got {array.dtype}.')
+  parent = os.path.dirname(os.fspath(path))
+  if parent:
+    os.makedirs(parent, exist_ok=True)
+  PIL.Image.fromarray(array).save(path, format='PNG')
