@@ -16,5 +16,5 @@ def get_config(arg=None):
   del arg
   config = base_config.base_config()
   config.model_name = 'rn'
-  config.num_train_steps = 1_500
+  config.num_train_steps = 1_000
   return config
