@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 WORKDIR ?= workdirs/sort_of_clevr_han_rn
 # XLA on CPU runs each convolution on about one core: splitting the host into
 # two devices (the batch is sharded over them) uses both cores of a laptop.
+# On a busy machine one device thread can wait over XLA's default 40 s for the
+# other at an all-reduce, which aborts the process: allow 10 minutes.
 CPU_DEVICES ?= 2
-export XLA_FLAGS ?= --xla_force_host_platform_device_count=$(CPU_DEVICES)
+export XLA_FLAGS ?= --xla_force_host_platform_device_count=$(CPU_DEVICES) \
+  --xla_cpu_collective_call_terminate_timeout_seconds=600
 
 .PHONY: venv demo test bench clean
 

@@ -311,7 +311,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       _write_json(report_path, rep)
       with open(os.path.join(workdir, 'eval_history.jsonl'), 'a') as f:
         f.write(json.dumps(rep, sort_keys=True) + '\n')
-      _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
     if config.num_pictures > 0:
       picture = attention_picture(
           state, next(iter(eval_batches_fn())), p_predict, mesh, meta, grid,
@@ -357,6 +356,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if step % config.checkpoint_every_steps == 0 or is_last:
       check_finite(step)
       ckpt.save(step, state, train_iter)
+      if is_chief:  # so a resumed run's wall-clock counts up to here
+        _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
     if step % config.eval_every_steps == 0 or is_last:
       report = run_eval(step)
       progress.reset_clock(step)

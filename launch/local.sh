@@ -24,5 +24,8 @@ fi
 cores=$(nproc) devices=1
 while (( devices * 2 <= cores && devices < 8 )); do devices=$(( devices * 2 )); done
 devices=${CPU_DEVICES:-$devices}
-export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=$devices"
+# The timeout: on a busy host one device thread can wait over XLA's default
+# 40 s for the other at an all-reduce, which aborts the process.
+export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=$devices \
+--xla_cpu_collective_call_terminate_timeout_seconds=600"
 exec "$python" -m hardattn.main --config="$config" --workdir="$workdir" "$@"
