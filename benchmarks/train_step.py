@@ -38,7 +38,9 @@ ARGS = parse_args()
 if ARGS.devices > 1:
   os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                              f' --xla_force_host_platform_device_count='
-                             f'{ARGS.devices}')
+                             f'{ARGS.devices}'
+                             ' --xla_cpu_collective_call_terminate_timeout_'
+                             'seconds=600')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
