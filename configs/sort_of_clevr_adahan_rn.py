@@ -7,6 +7,10 @@ the RN never runs on more than that many.
 
   python -m hardattn.main --config=configs/sort_of_clevr_adahan_rn.py \
       --workdir=workdirs/sort_of_clevr_adahan_rn
+
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Sort-of-CLEVR test split; see the README results table):
+  4,000 steps, 15 min: 49.5% non-relational, 44.7% relational.
 """
 
 from hardattn import base_config

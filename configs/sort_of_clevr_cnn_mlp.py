@@ -5,6 +5,10 @@ matching the RN on non-relational ones.
 
   python -m hardattn.main --config=configs/sort_of_clevr_cnn_mlp.py \
       --workdir=workdirs/sort_of_clevr_cnn_mlp
+
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Sort-of-CLEVR test split; see the README results table):
+  5,000 steps, 5 min: 59.0% non-relational, 60.8% relational.
 """
 
 from hardattn import base_config

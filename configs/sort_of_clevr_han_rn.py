@@ -9,7 +9,11 @@ Target: the RN paper's > 94% on relational and non-relational questions
       --workdir=workdirs/sort_of_clevr_han_rn
 
 Presets: `:frac=0.5` keeps half the cells.
-Measured here: see the README results table (same command).
+
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Sort-of-CLEVR test split; see the README results table):
+  14,000 steps, 31 min: 67.5% non-relational, 43.8% relational.
+  5,000 steps (`:frac=0.5`), 22 min: 62.0% non-relational, 43.7% relational.
 """
 
 from hardattn import base_config

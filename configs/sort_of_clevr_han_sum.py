@@ -2,6 +2,10 @@ r"""HAN + sum pooling on Sort-of-CLEVR: hard attention without pairwise terms.
 
   python -m hardattn.main --config=configs/sort_of_clevr_han_sum.py \
       --workdir=workdirs/sort_of_clevr_han_sum
+
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Sort-of-CLEVR test split; see the README results table):
+  5,000 steps, 9 min: 60.1% non-relational, 48.4% relational.
 """
 
 from hardattn import base_config

@@ -7,6 +7,10 @@ comparison so only attention and aggregation differ.
 
   python -m hardattn.main --config=configs/sort_of_clevr_rn.py \
       --workdir=workdirs/sort_of_clevr_rn
+
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Sort-of-CLEVR test split; see the README results table):
+  1,000 steps, 11 min: 49.7% non-relational, 46.0% relational.
 """
 
 from hardattn import base_config
