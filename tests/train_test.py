@@ -41,10 +41,6 @@ def _load_test_config(arg=None):
   return module.get_config(arg)
 
 
-def _params(workdir_state):
-  return jax.tree.map(np.asarray, jax.device_get(workdir_state))
-
-
 def _batch(meta, n, seed=0):
   rng = np.random.default_rng(seed)
   return {
