@@ -8,7 +8,9 @@ model's speed and FLOPs relative to the plain RN measured in the same run.
 
   python benchmarks/train_step.py                       # Sort-of-CLEVR models
   python benchmarks/train_step.py --devices=2 --batch_size=64 --steps=20
-  python benchmarks/train_step.py --configs=rn,han_rn --markdown
+  python benchmarks/train_step.py --configs=rn,han_rn
+  python benchmarks/train_step.py --configs=clevr_rn,clevr_han_rn:plusplus \
+      --steps=3 --no_time   # CLEVR shapes; FLOPs and memory only
 
 `--devices=N` splits the host CPU into N XLA devices (set before JAX starts);
 on this 2-core machine that speeds up convolutions.
@@ -25,12 +27,14 @@ def parse_args():
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--configs', default='cnn_mlp,han_sum,rn,han_rn,adahan_rn',
                  help='comma-separated names: configs/sort_of_clevr_<name>.py'
-                 ' (or paths to config files)')
+                 ' or configs/<name>.py, or paths to config files; a preset'
+                 ' follows a colon, e.g. clevr_han_rn:plusplus')
   p.add_argument('--batch_size', type=int, default=64)
   p.add_argument('--steps', type=int, default=20, help='timed steps')
   p.add_argument('--devices', type=int, default=1,
                  help='fake CPU devices to split the host into')
-  p.add_argument('--markdown', action='store_true', help='print a table')
+  p.add_argument('--no_time', action='store_true',
+                 help='compile only: FLOPs and memory, no timed steps')
   return p.parse_args()
 
 
@@ -50,32 +54,45 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hardattn import datasets
 from hardattn import models
 from hardattn import optim
 from hardattn import sharding
 from hardattn import train
-from hardattn.datasets import sort_of_clevr
 from hardattn.models import encoders
 from hardattn.models import hard_attention
 
 
 def load_config(name: str):
-  path = name if name.endswith('.py') else os.path.join(
-      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
-      f'sort_of_clevr_{name}.py')
+  """`name[:preset]`: a config file, or its name under configs/."""
+  name, _, arg = name.partition(':')
+  configs = os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
+  path = name
+  if not name.endswith('.py'):
+    path = os.path.join(configs, f'{name}.py')
+    if not os.path.exists(path):
+      path = os.path.join(configs, f'sort_of_clevr_{name}.py')
   spec = importlib.util.spec_from_file_location('cfg', path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config()
+  return module.get_config(arg or None)
 
 
 def synthetic_batch(meta, batch_size: int) -> dict[str, np.ndarray]:
+  """Random examples of the dataset's shapes (tokens: full-length)."""
   rng = np.random.default_rng(0)
+  if meta.question_kind == 'tokens':
+    question = rng.integers(1, meta.vocab_size,
+                            (batch_size,) + meta.question_shape,
+                            dtype=np.int32)
+  else:
+    question = np.eye(meta.question_shape[0], dtype=np.float32)[
+        rng.integers(0, meta.question_shape[0], batch_size)]
   return {
       'image': rng.integers(0, 256, (batch_size,) + meta.image_shape,
                             dtype=np.uint8),
-      'question': np.eye(meta.question_shape[0], dtype=np.float32)[
-          rng.integers(0, meta.question_shape[0], batch_size)],
+      'question': question,
       'answer': rng.integers(0, meta.num_answers, batch_size).astype(np.int32),
       'question_type': np.zeros(batch_size, np.int32),
       'mask': np.ones(batch_size, bool),
@@ -91,6 +108,12 @@ def peak_bytes(compiled) -> int:
           mem.output_size_in_bytes - mem.alias_size_in_bytes)
 
 
+def temp_bytes(compiled) -> int:
+  """Bytes of one device's temporaries (activations, gradients, workspace)."""
+  mem = compiled.memory_analysis()
+  return -1 if mem is None else mem.temp_size_in_bytes
+
+
 def flops_of(compiled) -> float:
   """FLOPs of one step over all devices (XLA reports one device's share)."""
   cost = compiled.cost_analysis()
@@ -102,7 +125,7 @@ def flops_of(compiled) -> float:
 
 def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   config = load_config(name)
-  meta = sort_of_clevr.meta(10, 10)
+  meta = datasets.module(config).nominal_meta(config)
   model = models.create_model(config.model_name, meta, **config.model)
   mesh = sharding.create_mesh()
   repl = sharding.replicated(mesh)
@@ -119,9 +142,11 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   t0 = time.perf_counter()
   compiled = step_fn.lower(state, gbatch, key).compile()
   compile_s = time.perf_counter() - t0
-  state, _ = step_fn(state, gbatch, key)  # warm-up
-  jax.block_until_ready(state)
-  times = []
+  times = [float('nan')]
+  if steps:
+    state, _ = step_fn(state, gbatch, key)  # warm-up
+    jax.block_until_ready(state)
+    times = []
   for _ in range(steps):
     t = time.perf_counter()
     state, m = step_fn(state, gbatch, key)
@@ -141,6 +166,8 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
       'examples_per_s': batch_size / median,
       'gflops_per_example': flops_of(compiled) / batch_size / 1e9,
       'peak_mib': peak_bytes(compiled) / 2**20,
+      'temp_mib_per_example': temp_bytes(compiled) / 2**20 / (
+          batch_size / jax.device_count()),
       'gflops_per_s': flops_of(compiled) / median / 1e9,
   }
 
@@ -152,7 +179,7 @@ def main():
         f'median of {ARGS.steps} steps', flush=True)
   rows = []
   for name in names:
-    row = measure(name, ARGS.batch_size, ARGS.steps)
+    row = measure(name, ARGS.batch_size, 0 if ARGS.no_time else ARGS.steps)
     rows.append(row)
     print(f"{row['name']:>12}: {row['examples_per_s']:8.1f} ex/s  "
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
@@ -160,8 +187,9 @@ def main():
           flush=True)
   ref = next((r for r in rows if r['model'] == 'rn'), None)
   header = ('| config | cells aggregated | train ex/s | GFLOP/example | '
-            'peak MiB/device | compile s | speed / RN | FLOPs / RN |')
-  print('\n' + header + '\n|' + '---|' * 8)
+            'peak MiB/device | temp MiB/example | compile s | speed / RN | '
+            'FLOPs / RN |')
+  print('\n' + header + '\n|' + '---|' * 9)
   for r in rows:
     speed = (f"{r['examples_per_s'] / ref['examples_per_s']:.2f}x"
              if ref else '-')
@@ -169,7 +197,8 @@ def main():
              if ref else '-')
     print(f"| {r['name']} | {r['aggregated']}/{r['cells']} | "
           f"{r['examples_per_s']:.0f} | {r['gflops_per_example']:.3f} | "
-          f"{r['peak_mib']:.0f} | {r['compile_s']:.1f} | {speed} | {flops} |")
+          f"{r['peak_mib']:.0f} | {r['temp_mib_per_example']:.2f} | "
+          f"{r['compile_s']:.1f} | {speed} | {flops} |")
 
 
 if __name__ == '__main__':

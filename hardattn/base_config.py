@@ -65,6 +65,73 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+# CLEVR model sizes: the RN paper's, and the '+' / '++' presets of the HAN
+# paper, whose sizes the paper does not give (decision, see
+# configs/clevr_han_rn.py): '+' has a bigger CNN and LSTM, '++' also a higher
+# resolution, chosen so that HAN+RN++ costs no more FLOPs per example than
+# the plain RN at 128x128.
+CLEVR_SIZES = {
+    'base': dict(image_size=128, cnn_features=(24, 24, 24, 24),
+                 word_embed_dim=32, lstm_dim=128),
+    'plus': dict(image_size=128, cnn_features=(32, 64, 128, 256),
+                 word_embed_dim=64, lstm_dim=256),
+    'plusplus': dict(image_size=224, cnn_features=(32, 64, 128, 256),
+                     word_embed_dim=64, lstm_dim=256),
+}
+
+
+def clevr_config(model_name: str, arg: str | None, **extra_args
+                 ) -> tuple[ml_collections.ConfigDict,
+                            ml_collections.ConfigDict]:
+  """The CLEVR settings shared by configs/clevr_*.py.
+
+  The RN paper's CLEVR-from-pixels setup: 128x128 images with pad/crop/rotate
+  augmentation, a 4-layer 24-wide CNN (8x8 cells), 32-d word embeddings and
+  a 128-unit LSTM, g 4x256, f 256-256 with dropout 0.5, Adam 2.5e-4, batch
+  64. Presets (`:plus`, `:plusplus`, `:frac=0.5`) are parsed here.
+
+  Args:
+    model_name: a key of hardattn.models.MODELS.
+    arg: the config argument, e.g. 'plusplus' or 'plus,frac=0.5'.
+    **extra_args: more preset keys the config takes, with defaults.
+
+  Returns:
+    (config, parsed preset arguments).
+  """
+  args = parse_arg(arg, plus=False, plusplus=False, frac=0.25, **extra_args)
+  size = 'plusplus' if args.plusplus else 'plus' if args.plus else 'base'
+  sizes = CLEVR_SIZES[size]
+  c = base_config()
+  del c.sort_of_clevr
+  del c.prepare_if_missing
+  c.dataset = 'clevr'
+  c.clevr = ml_collections.ConfigDict(dict(
+      manual_dir=config_dict.placeholder(str),  # the release: dir or zip
+      download=False,  # fetch the 18 GB release if manual_dir has none
+      image_size=sizes['image_size'],  # stored and input resolution
+      max_question_length=48,  # tokens per question in a batch
+      long_questions='truncate',  # 'truncate' (logged) | 'error'
+      augment=True,  # pad / random crop / rotation on train images
+      pad=4,  # pixels per side: 128 -> 136 -> random 128 crop
+      max_rotation=0.05,  # radians
+      eval_split='val',  # test has no answers; export it with hardattn.export
+  ))
+  c.data_threads = 4
+  c.model_name = model_name
+  c.model.cnn_features = sizes['cnn_features']
+  c.model.word_embed_dim = sizes['word_embed_dim']
+  c.model.lstm_dim = sizes['lstm_dim']
+  c.model.fraction = args.frac
+  c.optimizer.learning_rate = 2.5e-4
+  c.batch_size = 64
+  c.eval_batch_size = 512
+  c.num_train_steps = 1_400_000
+  c.log_every_steps = 500
+  c.eval_every_steps = 25_000
+  c.checkpoint_every_steps = 5_000
+  return c, args
+
+
 def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN don't take."""
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
@@ -77,7 +144,8 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   """Parses a config argument 'key=value,key=value' (big_vision style).
 
   `--config=configs/sort_of_clevr_han_rn.py:frac=0.5` passes 'frac=0.5'.
-  Values take the type of their default; unknown keys are errors.
+  Values take the type of their default; unknown keys are errors; a bare
+  key with a boolean default ('plus') means key=true.
 
   Args:
     arg: the text after ':' in --config, or None.
@@ -89,6 +157,8 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   out = ml_collections.ConfigDict(defaults)
   for item in filter(None, (arg or '').split(',')):
     key, sep, value = item.partition('=')
+    if not sep and isinstance(defaults.get(key), bool):
+      sep, value = '=', 'true'  # ':plus' is 'plus=true'
     if not sep or key not in defaults:
       raise ValueError(f'Config argument {item!r}: expected key=value with '
                        f'key in {sorted(defaults)}.')

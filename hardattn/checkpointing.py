@@ -33,24 +33,25 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def restore(self, abstract_state: Any, data_iterator: Any,
+  def restore(self, abstract_state: Any, data_iterator: Any = None,
               step: int | None = None) -> Any:
     """Restores `step` (default: latest) into the given structures.
 
     Args:
       abstract_state: the TrainState as jax.ShapeDtypeStructs with shardings
         (e.g. from `jax.eval_shape`), telling orbax where arrays go.
-      data_iterator: a grain iterator, set in place to the saved position.
+      data_iterator: a grain iterator, set in place to the saved position;
+        None restores the state only (inference).
       step: which step; None for the latest.
 
     Returns:
       The restored TrainState.
     """
     step = self.latest_step() if step is None else step
-    restored = self._manager.restore(
-        step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state),
-            data=grain.checkpoint.CheckpointRestore(data_iterator)))
+    items = {'state': ocp.args.StandardRestore(abstract_state)}
+    if data_iterator is not None:
+      items['data'] = grain.checkpoint.CheckpointRestore(data_iterator)
+    restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     logging.info('Restored checkpoint step %d from %s', step, self.directory)
     return restored['state']
 

@@ -6,7 +6,6 @@ r"""Trains and evaluates a hardattn model.
 Running it again on the same workdir resumes from the latest checkpoint.
 """
 
-import logging as logging_std
 import os
 import sys
 
@@ -16,6 +15,7 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from hardattn import cli
 from hardattn import errors
 from hardattn import train
 
@@ -27,18 +27,10 @@ _WORKDIR = flags.DEFINE_string('workdir', None,
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-class _QuietLibraries(logging_std.Filter):
-  """Drops INFO chatter from orbax (dozens of lines per checkpoint)."""
-
-  def filter(self, record: logging_std.LogRecord) -> bool:
-    return (record.levelno >= logging_std.WARNING
-            or '/orbax/' not in record.pathname)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.get_absl_handler().addFilter(cli.QuietLibraries())
   logging.info('JAX %s on %d %s device(s), process %d of %d.', jax.__version__,
                jax.device_count(), jax.devices()[0].platform,
                jax.process_index(), jax.process_count())
@@ -54,17 +46,5 @@ def main(argv):
       f'{k} {v:.4f}' for k, v in sorted(report['accuracy_by_type'].items())))
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl flag parsing, with config errors (a typo'd key) as one line."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f'error: {e}\nPass --helpfull to see the flags.')
-  except (AttributeError, KeyError, TypeError, ValueError) as e:
-    # ml_collections reports an unknown or mistyped --config.key this way.
-    msg = str(e).strip('\'"').replace("\\'", "'").replace('\\n', ' ')
-    sys.exit(f'error: bad --config override or config file: {msg}')
-
-
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -166,6 +166,55 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
       max_examples=len(idx), title=f'step {step}')
 
 
+def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
+                          meta: Any, mesh: jax.sharding.Mesh
+                          ) -> tuple[TrainState, int]:
+  """The latest checkpointed TrainState of a run, replicated on `mesh`.
+
+  Args:
+    config: the run's config (the model is rebuilt from it).
+    workdir: the run's workdir.
+    meta: the dataset's DatasetMeta (sizes the model).
+    mesh: where to put the state.
+
+  Returns:
+    (state, step).
+
+  Raises:
+    errors.UserError: no checkpoint in the workdir.
+  """
+  directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)),
+                           'checkpoints')
+  if not os.path.isdir(directory):
+    raise errors.UserError(f'No checkpoints in {directory}: train first with '
+                           f'hardattn.main on this workdir.')
+  model = models.create_model(config.model_name, meta, **config.model)
+  tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
+  dummy = {
+      'image': jnp.zeros((1,) + tuple(meta.image_shape), jnp.uint8),
+      'question': jnp.zeros((1,) + tuple(meta.question_shape),
+                            jnp.float32 if meta.question_kind == 'vector'
+                            else jnp.int32),
+  }
+  repl = sharding.replicated(mesh)
+  abstract = jax.eval_shape(
+      lambda batch, rng: create_train_state(model, batch, tx, rng), dummy,
+      jax.random.key(0))
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
+      abstract)
+  ckpt = checkpointing.Checkpointer(directory)
+  try:
+    step = ckpt.latest_step()
+    if step is None:
+      raise errors.UserError(f'No checkpoints in {directory}: train first '
+                             'with hardattn.main on this workdir.')
+    state = ckpt.restore(abstract)
+  finally:
+    ckpt.close()
+  return state, step
+
+
 def _check_workdir(workdir: str) -> None:
   """Fails early, with the path, if the workdir cannot be written."""
   try:
@@ -190,6 +239,8 @@ def _eval_report(config: ml_collections.ConfigDict, meta: Any, step: int,
                  ) -> dict[str, Any]:
   """The JSON eval report: overall, per group and per question type."""
   prefix = 'eval/accuracy/'
+  by_type = {k[len(prefix):]: v for k, v in scores.items()
+             if k.startswith(prefix)}
   return {
       'step': step,
       'dataset': meta.name,
@@ -199,12 +250,25 @@ def _eval_report(config: ml_collections.ConfigDict, meta: Any, step: int,
       'accuracy': scores['eval/accuracy'],
       'loss': scores['eval/loss'],
       'fraction_kept': scores['eval/fraction_kept'],
-      'accuracy_by_type': {k[len(prefix):]: v for k, v in scores.items()
-                           if k.startswith(prefix)},
+      'accuracy_by_type': by_type,
+      'table': results_table(meta, scores['eval/accuracy'], by_type),
       'train_wall_clock_s': round(wall_clock_s, 1),
       'devices': jax.device_count(),
       'platform': jax.devices()[0].platform,
   }
+
+
+def results_table(meta: Any, accuracy: float,
+                  by_type: Mapping[str, float]) -> list[list[Any]]:
+  """[['overall', acc], [group, acc], ...]: the columns of a paper's table.
+
+  Groups are the question-type prefixes in the dataset's order (CLEVR:
+  count, exist, compare_numbers, query_attribute, compare_attribute, as in
+  the RN paper; Sort-of-CLEVR: non_relational, relational).
+  """
+  return [['overall', accuracy]] + [
+      [group, by_type[group]] for group in meta.question_type_groups()
+      if group in by_type]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -319,9 +383,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if is_chief:
         visualize.save_png(picture, os.path.join(
             pictures_dir, f'attention_step_{step:08d}.png'))
-    logging.info('eval step %d: %s', step, ' | '.join(
-        f'{k[5:]} {v:.4f}' for k, v in sorted(scores.items())
-        if k.startswith('eval/accuracy')))
+    logging.info('eval step %d on %s: %s', step, meta.eval_split, ' | '.join(
+        f'{name} {100 * acc:.1f}' for name, acc in rep['table']))
     return rep
 
   progress_step = [start_step]  # first step of the current log window

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import pytest
 
 from hardattn import base_config
+from hardattn import datasets
 from hardattn import models
-from hardattn.datasets import sort_of_clevr
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', '*.py')))
@@ -29,10 +29,12 @@ def test_config_builds_its_model(path):
   config.lock()
   with pytest.raises(AttributeError, match='num_train_stpes'):
     config.num_train_stpes = 1
-  meta = sort_of_clevr.meta(10, 10)
+  meta = datasets.module(config).nominal_meta(config)
   model = models.create_model(config.model_name, meta, **config.model)
   image = jax.ShapeDtypeStruct((2,) + meta.image_shape, jnp.uint8)
-  question = jax.ShapeDtypeStruct((2,) + meta.question_shape, jnp.float32)
+  question = jax.ShapeDtypeStruct(
+      (2,) + meta.question_shape,
+      jnp.int32 if meta.question_kind == 'tokens' else jnp.float32)
   variables = jax.eval_shape(
       lambda i, q: model.init(jax.random.key(0), i, q, train=False),
       image, question)
@@ -42,6 +44,20 @@ def test_config_builds_its_model(path):
     return
   doc = open(path).read()
   assert 'python -m hardattn.main --config=configs/' in doc, 'command'
+
+
+@pytest.mark.parametrize('name', ['clevr_rn', 'clevr_han_sum', 'clevr_han_rn',
+                                  'clevr_adahan_rn'])
+def test_clevr_presets(name):
+  path = os.path.join(REPO, 'configs', f'{name}.py')
+  base, plus, plusplus = (load(path, a) for a in (None, 'plus', 'plusplus'))
+  assert base.clevr.image_size == plus.clevr.image_size == 128
+  assert plusplus.clevr.image_size > 128
+  assert plus.model.cnn_features[-1] > base.model.cnn_features[-1]
+  assert plus.model.lstm_dim > base.model.lstm_dim
+  assert plusplus.model.cnn_features == plus.model.cnn_features
+  assert 'Target' in open(path).read() or 'target' in open(path).read()
+  assert load(path, 'plus,frac=0.5').model.fraction == 0.5
 
 
 def test_presets_parse_and_reject_unknown_keys():

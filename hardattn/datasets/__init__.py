@@ -1,19 +1,26 @@
-"""Datasets: a registry of `get_dataset` functions by `config.dataset` name.
+"""Datasets: a registry of dataset modules by `config.dataset` name.
 
-Each entry is `get_dataset(config, *, process_index, process_count) ->
-(train_iter, eval_iter_fn, meta)`; see `hardattn.datasets.pipeline` for the
-batch format and `DatasetMeta`.
+Each module has
+  get_dataset(config, *, process_index, process_count)
+      -> (train_iter, eval_iter_fn, meta),
+  get_split(config, split, *, batch_size) -> (iter_fn, meta), an in-order
+      pass over any prepared split (for prediction export), and
+  nominal_meta(config) -> meta, the dataset's shapes without reading data
+      (for benchmarks).
+See `hardattn.datasets.pipeline` for the batch format and `DatasetMeta`.
 """
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hardattn import errors
+from hardattn.datasets import clevr
 from hardattn.datasets import pipeline
 from hardattn.datasets import sort_of_clevr
 
 DATASETS = {
-    'sort_of_clevr': sort_of_clevr.get_dataset,
+    'clevr': clevr,
+    'sort_of_clevr': sort_of_clevr,
 }
 
 
@@ -35,10 +42,19 @@ def get_dataset(
   Raises:
     errors.UserError: unknown dataset name.
   """
+  return module(config).get_dataset(
+      config, process_index=process_index, process_count=process_count)
+
+
+def module(config: Any) -> Any:
+  """The dataset module named by `config.dataset`.
+
+  Raises:
+    errors.UserError: unknown dataset name.
+  """
   name = config.dataset
   if name not in DATASETS:
     raise errors.UserError(
         f'Unknown dataset {name!r} (config.dataset); known datasets: '
         f'{", ".join(sorted(DATASETS))}.')
-  return DATASETS[name](
-      config, process_index=process_index, process_count=process_count)
+  return DATASETS[name]

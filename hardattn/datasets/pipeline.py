@@ -8,6 +8,8 @@ integer `__getitem__`) whose elements are dicts of numpy arrays with the keys
   answer:         int32 []
   question_type:  int32 []
 
+and may add more (CLEVR: question_family int32 []).
+
 The helpers here turn such a source into batched train and eval iterators.
 Both add a boolean `mask` key: all True in training; in evaluation it marks
 the real examples, the padding being all zeros.
@@ -121,6 +123,8 @@ def train_iterator(
     num_threads: int = 1,
     prefetch_batches: int = _PREFETCH_BATCHES,
     map_fn: Callable[[Example], Example] | None = None,
+    random_map_fn: Callable[[Example, np.random.Generator], Example]
+    | None = None,
 ) -> grain.DatasetIterator:
   """An endless, shuffled iterator of training batches for this process.
 
@@ -137,6 +141,10 @@ def train_iterator(
     num_threads: grain read threads (0: read in the calling thread).
     prefetch_batches: batches read ahead.
     map_fn: optional transform applied to each example before batching.
+    random_map_fn: optional random transform (augmentation) applied after
+      map_fn, called with the example and a numpy Generator seeded from
+      `seed` and the example's position in the shuffled stream: the same
+      draws on every run, new ones every epoch.
 
   Returns:
     An iterator of dicts with the source's keys plus `mask` (bool [b], all
@@ -151,6 +159,8 @@ def train_iterator(
   ds = ds.shuffle(seed=seed).repeat(None)
   if map_fn is not None:
     ds = ds.map(map_fn)
+  if random_map_fn is not None:
+    ds = ds.random_map(random_map_fn, seed=seed)
   ds = ds.map(_with_mask).batch(batch_size, drop_remainder=True)
   read_options = grain.ReadOptions(
       num_threads=num_threads,

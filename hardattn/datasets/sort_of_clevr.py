@@ -496,23 +496,11 @@ def get_dataset(
       config.prepare_if_missing is false.
     errors.UserError: a batch size is not divisible by process_count.
   """
-  sizes = dict(num_train_images=config.sort_of_clevr.num_train_images,
-               num_test_images=config.sort_of_clevr.num_test_images,
-               seed=config.sort_of_clevr.seed)
   train_batch = pipeline.per_process_batch_size(
       config.batch_size, process_count, 'batch_size')
   eval_batch = pipeline.per_process_batch_size(
       config.eval_batch_size, process_count, 'eval_batch_size')
-  data_dir = os.path.expanduser(config.data_dir)
-  b = builder(data_dir, **sizes)
-  if not b.is_prepared():
-    if not config.prepare_if_missing:
-      raise errors.DatasetNotFoundError(
-          f'Sort-of-CLEVR is not prepared in {b.data_dir}. Prepare it with\n'
-          f'  {prepare_command(data_dir, **sizes)}\n'
-          'or set config.prepare_if_missing=True.')
-    logging.info('Sort-of-CLEVR not found in %s; preparing it.', b.data_dir)
-    b = prepare(data_dir, **sizes)
+  b = _open(config)
   num_threads = config.data_threads
   train_iter = pipeline.train_iterator(
       QuestionSource(b.as_data_source('train')),
@@ -527,5 +515,45 @@ def get_dataset(
       process_index=process_index,
       process_count=process_count,
       num_threads=num_threads)
-  return train_iter, eval_iter_fn, meta(sizes['num_train_images'],
-                                        sizes['num_test_images'])
+  return train_iter, eval_iter_fn, nominal_meta(config)
+
+
+def _sizes(config: Any) -> dict[str, int]:
+  return dict(num_train_images=config.sort_of_clevr.num_train_images,
+              num_test_images=config.sort_of_clevr.num_test_images,
+              seed=config.sort_of_clevr.seed)
+
+
+def _open(config: Any) -> SortOfClevr:
+  """The prepared builder, generating the data if allowed."""
+  sizes = _sizes(config)
+  data_dir = os.path.expanduser(config.data_dir)
+  b = builder(data_dir, **sizes)
+  if not b.is_prepared():
+    if not config.prepare_if_missing:
+      raise errors.DatasetNotFoundError(
+          f'Sort-of-CLEVR is not prepared in {b.data_dir}. Prepare it with\n'
+          f'  {prepare_command(data_dir, **sizes)}\n'
+          'or set config.prepare_if_missing=True.')
+    logging.info('Sort-of-CLEVR not found in %s; preparing it.', b.data_dir)
+    b = prepare(data_dir, **sizes)
+  return b
+
+
+def nominal_meta(config: Any) -> pipeline.DatasetMeta:
+  """The DatasetMeta of the configured variant (reads no data)."""
+  return meta(config.sort_of_clevr.num_train_images,
+              config.sort_of_clevr.num_test_images)
+
+
+def get_split(config: Any, split: str, *, batch_size: int
+              ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
+                         pipeline.DatasetMeta]:
+  """An in-order pass over split 'train' or 'test', padded batches."""
+  if split not in ('train', 'test'):
+    raise errors.UserError(
+        f"Sort-of-CLEVR has splits 'train' and 'test', not {split!r}.")
+  source = QuestionSource(_open(config).as_data_source(split))
+  iter_fn = pipeline.eval_iterable_fn(source, batch_size=batch_size,
+                                      num_threads=config.data_threads)
+  return iter_fn, nominal_meta(config)

@@ -1,0 +1,27 @@
+r"""HAN + RN on CLEVR: the RN over the top 25% of cells by norm.
+
+Targets (Malinowski et al. 2018, arXiv:1808.00300, CLEVR): HAN+RN+ 96.9%
+(preset `:plus`), HAN+RN++ 98.8% (preset `:plusplus`); the paper gives no
+number for the base sizes.
+Cells fused with the question by 1x1 convolutions (256, 256); the k =
+round(frac x cells) with the largest L2 norm go to the RN (g 4x256 on
+(m_i, m_j, q)); f 256-256 with dropout 0.5. Everything else as
+configs/clevr_rn.py.
+
+  python -m hardattn.prepare --dataset=clevr --manual_dir=PATH/TO/CLEVR_v1.0
+  python -m hardattn.main --config=configs/clevr_han_rn.py --workdir=DIR
+
+Presets (the paper gives no sizes; decision):
+  `:plus`      CNN 32-64-128-256, 64-d word embeddings, LSTM 256; 128x128.
+  `:plusplus`  the same at 224x224 (14x14 = 196 cells, k = 49).
+  `:frac=0.5`  keep half the cells.
+
+Not trained here: no CLEVR release on this machine (no internet).
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  config, _ = base_config.clevr_config('han_rn', arg)
+  return config

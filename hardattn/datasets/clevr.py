@@ -1,0 +1,835 @@
+r"""CLEVR v1.0 (Johnson et al. 2017): the official release, prepared once.
+
+Input is the release as users have it: `CLEVR_v1.0.zip`, or the extracted
+`CLEVR_v1.0/` directory, or a directory holding either:
+
+  CLEVR_v1.0/images/{train,val,test}/CLEVR_{split}_{index:06d}.png
+  CLEVR_v1.0/questions/CLEVR_{split}_questions.json
+      {"info": ..., "questions": [{"image_index", "image_filename", "split",
+       "question", "answer", "question_family_index", "question_index",
+       "program": [{"function", "inputs", "value_inputs"}, ...]}, ...]}
+
+(test questions have no answer, family or program). Two TFDS datasets are
+prepared from it, ArrayRecord, without TensorFlow:
+
+  clevr_images/img{S}: one record per image, decoded once from PNG, RGB,
+    resized to S x S (bilinear, antialiased) and stored as zlib'd uint8
+    (at most 3 S^2 bytes per image: 49 KB at 128).
+  clevr_questions: one record per question, in the release's order:
+    image_index, question (text), answer (text, '' for test),
+    question_family, question_type (index into QUESTION_TYPES; -1 for test).
+    Its metadata holds the question and answer vocabularies built from train
+    and each split's histogram of question lengths.
+
+Training reads one example per question (`QuestionSource`), joining the
+question to its image record by index: no image is decoded per question.
+
+Question types come from the program's last function: count; exist;
+compare_numbers (equal_integer, less_than, greater_than); query_attribute
+(query_{color,material,shape,size}); compare_attribute
+(equal_{color,material,shape,size}). Reports give the five groups as the RN
+paper's table does, and the finer types under them.
+
+Tokens: lower-cased words and the punctuation ';' and ','; '?' is dropped.
+Token 0 pads, 1 is UNK (words not seen in train), then train words by
+falling frequency. A question longer than `clevr.max_question_length` is cut
+to its first that many tokens ('truncate', counted and logged when the data
+are opened) or refused ('error').
+
+Train images are augmented as in the RN paper: zero-pad by `clevr.pad`
+pixels, random crop back (a shift in [-pad, pad]) and a rotation in
+[-max_rotation, max_rotation] radians, one bilinear resample, with a
+per-example generator derived from `data_seed` and the example's position in
+the shuffled stream (grain `random_map`), so runs repeat exactly.
+
+Config fields read by `get_dataset` (besides batch_size, eval_batch_size,
+data_seed, data_threads, data_dir):
+  clevr.manual_dir: str or None, where the release is (dir or zip); used to
+    prepare the data on first use.
+  clevr.download: bool, download the release from `URL` if it is not in
+    manual_dir (machines with internet only; 18 GB).
+  clevr.image_size: int, stored and model input resolution (square).
+  clevr.max_question_length: int, tokens per question in a batch.
+  clevr.long_questions: 'truncate' | 'error'.
+  clevr.augment: bool; clevr.pad: int; clevr.max_rotation: float.
+  clevr.eval_split: 'val' (the test split has no answers).
+"""
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+import collections
+import concurrent.futures
+import dataclasses
+import functools
+import io
+import json
+import logging
+import math
+import os
+import re
+import threading
+import zipfile
+from typing import Any
+
+import numpy as np
+from PIL import Image
+import tensorflow_datasets as tfds
+
+from hardattn import errors
+from hardattn.datasets import pipeline
+
+NAME = 'clevr'
+URL = 'https://dl.fbaipublicfiles.com/clevr/CLEVR_v1.0.zip'
+RELEASE_DIR = 'CLEVR_v1.0'
+SPLITS = ('train', 'val', 'test')
+REQUIRED_SPLITS = ('train', 'val')
+PAD, UNK = 0, 1
+SPECIAL_TOKENS = ('<pad>', '<unk>')
+
+# Fine question types, grouped (before '/') as in the RN paper's table.
+QUESTION_TYPES = (
+    'count',
+    'exist',
+    'compare_numbers/equal_integer',
+    'compare_numbers/less_than',
+    'compare_numbers/greater_than',
+    'query_attribute/color',
+    'query_attribute/material',
+    'query_attribute/shape',
+    'query_attribute/size',
+    'compare_attribute/color',
+    'compare_attribute/material',
+    'compare_attribute/shape',
+    'compare_attribute/size',
+)
+_TYPE_OF_FUNCTION = {
+    'count': 'count',
+    'exist': 'exist',
+    'equal_integer': 'compare_numbers/equal_integer',
+    'less_than': 'compare_numbers/less_than',
+    'greater_than': 'compare_numbers/greater_than',
+    **{f'query_{a}': f'query_attribute/{a}'
+       for a in ('color', 'material', 'shape', 'size')},
+    **{f'equal_{a}': f'compare_attribute/{a}'
+       for a in ('color', 'material', 'shape', 'size')},
+}
+_TOKEN_RE = re.compile(r"[a-z0-9]+|[;,]")
+
+
+class CorruptImageError(errors.UserError):
+  """An image of the release cannot be decoded."""
+
+
+def tokenize(question: str) -> list[str]:
+  """'Is there a big cube; what color?' -> ['is', ..., 'cube', ';', ...]."""
+  return _TOKEN_RE.findall(question.lower())
+
+
+def question_type(program: Sequence[Mapping[str, Any]]) -> int:
+  """Index into QUESTION_TYPES of a program, from its last function.
+
+  Args:
+    program: the question's program, a list of {'function': name, ...}
+      (older releases name the key 'type').
+
+  Returns:
+    The type index.
+
+  Raises:
+    ValueError: an empty program or an unknown last function.
+  """
+  if not program:
+    raise ValueError('empty program')
+  last = program[-1]
+  function = last.get('function', last.get('type'))
+  if function not in _TYPE_OF_FUNCTION:
+    raise ValueError(f'unknown last program function {function!r}')
+  return QUESTION_TYPES.index(_TYPE_OF_FUNCTION[function])
+
+
+# -------------------------------------------------------------- Release ----
+
+
+class Release:
+  """Read access to the official release, extracted or zipped.
+
+  Attributes:
+    path: what was opened (the CLEVR_v1.0 directory or the zip).
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+    self._zip = None
+    self._lock = threading.Lock()
+    if zipfile.is_zipfile(path):
+      self._zip = zipfile.ZipFile(path)
+      names = self._zip.namelist()
+      prefix = f'{RELEASE_DIR}/'
+      self._prefix = prefix if any(n.startswith(prefix) for n in names) else ''
+      self._names = set(names)
+    else:
+      self._prefix = ''
+      self._names = None
+
+  def _member(self, *parts: str) -> str:
+    if self._zip is not None:
+      return self._prefix + '/'.join(parts)
+    return os.path.join(self.path, *parts)
+
+  def where(self, *parts: str) -> str:
+    """A readable location of a file, for messages."""
+    if self._zip is not None:
+      return f'{self.path}:{self._member(*parts)}'
+    return self._member(*parts)
+
+  def exists(self, *parts: str) -> bool:
+    if self._zip is not None:
+      return self._member(*parts) in self._names
+    return os.path.exists(self._member(*parts))
+
+  def read(self, *parts: str) -> bytes:
+    if self._zip is not None:
+      with self._lock:
+        return self._zip.read(self._member(*parts))
+    with open(self._member(*parts), 'rb') as f:
+      return f.read()
+
+  def image_names(self, split: str) -> list[str]:
+    """Sorted PNG file names of images/{split}."""
+    if self._zip is not None:
+      prefix = self._member('images', split) + '/'
+      names = [n[len(prefix):] for n in self._names if n.startswith(prefix)]
+    else:
+      folder = self._member('images', split)
+      names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(n for n in names if n.endswith('.png') and '/' not in n)
+
+  def questions(self, split: str) -> list[dict[str, Any]]:
+    """The questions list of questions/CLEVR_{split}_questions.json."""
+    parts = ('questions', f'CLEVR_{split}_questions.json')
+    try:
+      data = json.loads(self.read(*parts))
+      return data['questions']
+    except (ValueError, KeyError, TypeError) as e:
+      raise errors.DatasetNotFoundError(
+          f'{self.where(*parts)} is not a CLEVR questions file (expected a '
+          f'JSON object with a "questions" list): {e}') from e
+
+  def decode_image(self, split: str, name: str, size: int) -> np.ndarray:
+    """An RGB image resized to [size, size, 3] uint8.
+
+    Raises:
+      CorruptImageError: naming the file, if it is not a readable image.
+    """
+    parts = ('images', split, name)
+    try:
+      with Image.open(io.BytesIO(self.read(*parts))) as img:
+        img = img.convert('RGB')
+        if img.size != (size, size):
+          img = img.resize((size, size), Image.BILINEAR)
+        return np.asarray(img, dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
+      raise CorruptImageError(
+          f'Cannot decode image {self.where(*parts)}: {e}') from e
+
+
+def image_filename(split: str, index: int) -> str:
+  return f'CLEVR_{split}_{index:06d}.png'
+
+
+def locate(path: str | None) -> Release:
+  """Finds the release at or under `path` and checks it is complete.
+
+  Accepted: the CLEVR_v1.0 directory, its parent, CLEVR_v1.0.zip, or a
+  directory holding the zip.
+
+  Raises:
+    errors.DatasetNotFoundError: naming the path and what was expected.
+  """
+  expected = (
+      f'the CLEVR v1.0 release: {RELEASE_DIR}.zip or the extracted '
+      f'{RELEASE_DIR}/ with images/{{train,val}}/*.png and '
+      'questions/CLEVR_{train,val}_questions.json (download it from '
+      'https://cs.stanford.edu/people/jcjohns/clevr/)')
+  if not path:
+    raise errors.DatasetNotFoundError(
+        f'No CLEVR release given: set config.clevr.manual_dir (or pass '
+        f'--manual_dir to hardattn.prepare) to {expected}.')
+  path = os.path.expanduser(path)
+  candidates = [path, os.path.join(path, RELEASE_DIR),
+                os.path.join(path, f'{RELEASE_DIR}.zip')]
+  release = None
+  for candidate in candidates:
+    if os.path.isfile(candidate) and zipfile.is_zipfile(candidate):
+      release = Release(candidate)
+    elif os.path.isdir(os.path.join(candidate, 'questions')):
+      release = Release(candidate)
+    if release is not None:
+      break
+  if release is None:
+    raise errors.DatasetNotFoundError(
+        f'No CLEVR release found at {path}; expected {expected}.')
+  missing = []
+  for split in REQUIRED_SPLITS:
+    if not release.exists('questions', f'CLEVR_{split}_questions.json'):
+      missing.append(release.where('questions',
+                                   f'CLEVR_{split}_questions.json'))
+    if not release.image_names(split):
+      missing.append(release.where('images', split) + '/*.png')
+  if missing:
+    raise errors.DatasetNotFoundError(
+        f'The CLEVR release at {release.path} is incomplete: missing '
+        f'{", ".join(missing)}; expected {expected}.')
+  return release
+
+
+def check_images(release: Release, split: str,
+                 questions: Sequence[Mapping[str, Any]]) -> int:
+  """Checks the images questions refer to exist; returns the image count.
+
+  Images are numbered 0..n-1 by file name; every question's image_index must
+  name one, and its image_filename (if given) must match.
+
+  Raises:
+    errors.DatasetNotFoundError: naming the first missing file.
+  """
+  names = release.image_names(split)
+  n = len(names)
+  if names != [image_filename(split, i) for i in range(n)]:
+    have = set(names)
+    gap = next(i for i in range(n) if image_filename(split, i) not in have)
+    raise errors.DatasetNotFoundError(
+        f'{release.where("images", split, image_filename(split, gap))} is '
+        f'missing: images/{split} must hold {image_filename(split, 0)} .. '
+        f'{image_filename(split, n - 1)} with no gaps.')
+  for q in questions:
+    index = int(q['image_index'])
+    if index >= n:
+      raise errors.DatasetNotFoundError(
+          f'{release.where("images", split, image_filename(split, index))} '
+          f'is missing (question {q.get("question_index")} refers to it); '
+          f'images/{split} has {n} images.')
+    name = q.get('image_filename')
+    if name is not None and name != image_filename(split, index):
+      raise errors.DatasetNotFoundError(
+          f'Question {q.get("question_index")} of split {split} has '
+          f'image_index {index} but image_filename {name!r}.')
+  return n
+
+
+# ------------------------------------------------------------ Vocabulary ----
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+  """Question tokens and answers, built from train.
+
+  Attributes:
+    tokens: token strings; index 0 '<pad>', 1 '<unk>'.
+    answers: answer strings, the classes.
+    length_histogram: {split: {length: number of questions}}.
+  """
+  tokens: tuple[str, ...]
+  answers: tuple[str, ...]
+  length_histogram: Mapping[str, Mapping[int, int]]
+
+  @functools.cached_property
+  def token_ids(self) -> dict[str, int]:
+    return {t: i for i, t in enumerate(self.tokens)}
+
+  @functools.cached_property
+  def answer_ids(self) -> dict[str, int]:
+    return {a: i for i, a in enumerate(self.answers)}
+
+  def encode(self, question: str) -> list[int]:
+    """Token ids, UNK for unseen words (unpadded, uncut)."""
+    ids = self.token_ids
+    return [ids.get(t, UNK) for t in tokenize(question)]
+
+  def decode(self, token_ids: Sequence[int]) -> str:
+    return ' '.join(self.tokens[int(i)] for i in token_ids if int(i) != PAD)
+
+  def num_longer_than(self, split: str, length: int) -> tuple[int, int]:
+    """(questions of `split` longer than `length` tokens, all questions)."""
+    hist = self.length_histogram.get(split, {})
+    return (sum(n for l, n in hist.items() if int(l) > length),
+            sum(hist.values()))
+
+  def to_json(self) -> str:
+    return json.dumps({
+        'tokens': list(self.tokens), 'answers': list(self.answers),
+        'length_histogram': {s: {str(l): n for l, n in sorted(h.items())}
+                             for s, h in self.length_histogram.items()}})
+
+  @classmethod
+  def from_json(cls, text: str) -> 'Vocabulary':
+    d = json.loads(text)
+    return cls(tuple(d['tokens']), tuple(d['answers']),
+               {s: {int(l): n for l, n in h.items()}
+                for s, h in d['length_histogram'].items()})
+
+
+def build_vocabulary(questions: Mapping[str, Sequence[Mapping[str, Any]]]
+                     ) -> Vocabulary:
+  """Builds the vocabularies from `questions['train']`.
+
+  Tokens: train words by falling count, ties alphabetical. Answers: the
+  sorted train answers, then (logged) any answer that only occurs in another
+  split, which a model cannot learn but is scored as wrong.
+
+  Args:
+    questions: {split: the release's question dicts}.
+
+  Returns:
+    The Vocabulary with length histograms of every split given.
+  """
+  counts = collections.Counter()
+  for q in questions['train']:
+    counts.update(tokenize(q['question']))
+  tokens = SPECIAL_TOKENS + tuple(
+      sorted(counts, key=lambda t: (-counts[t], t)))
+  answers = sorted({q['answer'] for q in questions['train']})
+  for split, qs in questions.items():
+    extra = sorted({q['answer'] for q in qs if 'answer' in q} - set(answers))
+    if extra:
+      logging.warning('CLEVR %s has answers not in train: %s', split, extra)
+      answers += extra
+  hist = {split: dict(collections.Counter(len(tokenize(q['question']))
+                                          for q in qs))
+          for split, qs in questions.items()}
+  return Vocabulary(tokens, tuple(answers), hist)
+
+
+# ----------------------------------------------------------------- TFDS ----
+
+
+class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
+  """CLEVR questions, one record per question, with their vocabularies."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      f'Put {RELEASE_DIR}.zip or the extracted {RELEASE_DIR}/ in the manual '
+      'dir (https://cs.stanford.edu/people/jcjohns/clevr/).')
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    scalar = functools.partial(tfds.features.Tensor, shape=(), dtype=np.int32)
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='CLEVR v1.0 questions (Johnson et al. 2017).',
+        features=tfds.features.FeaturesDict({
+            'image_index': scalar(),
+            'question': tfds.features.Text(),
+            'answer': tfds.features.Text(),
+            'question_family': scalar(),
+            'question_type': scalar(),
+        }),
+        metadata=tfds.core.MetadataDict(),
+        homepage='https://cs.stanford.edu/people/jcjohns/clevr/',
+        citation='Johnson et al. 2017, arXiv:1612.06890.',
+        disable_shuffling=True,
+    )
+
+  def _split_generators(self, dl_manager):
+    release = _release_for(self, dl_manager)
+    splits = [s for s in SPLITS
+              if s in REQUIRED_SPLITS or release.exists(
+                  'questions', f'CLEVR_{s}_questions.json')]
+    questions = {s: release.questions(s) for s in splits}
+    for split in splits:
+      check_images(release, split, questions[split])
+    vocab = build_vocabulary(questions)
+    self.info.metadata['vocabulary'] = vocab.to_json()
+    return {s: self._generate_examples(s, questions[s]) for s in splits}
+
+  def _generate_examples(self, split, questions):
+    for i, q in enumerate(questions):
+      if 'answer' in q:
+        try:
+          qtype = question_type(q.get('program', ()))
+        except ValueError as e:
+          raise errors.DatasetNotFoundError(
+              f'CLEVR {split} question {q.get("question_index", i)}: {e}.'
+          ) from e
+      else:
+        qtype = -1
+      yield i, {
+          'image_index': int(q['image_index']),
+          'question': q['question'],
+          'answer': q.get('answer', ''),
+          'question_family': int(q.get('question_family_index', -1)),
+          'question_type': qtype,
+      }
+
+
+class ClevrImagesConfig(tfds.core.BuilderConfig):
+  """The stored resolution."""
+
+  def __init__(self, *, image_size: int, **kwargs):
+    super().__init__(name=f'img{image_size}',
+                     description=f'{image_size}x{image_size} RGB.', **kwargs)
+    self.image_size = image_size
+
+
+class ClevrImages(tfds.core.GeneratorBasedBuilder):
+  """CLEVR images, decoded once, resized, one record per image."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [ClevrImagesConfig(image_size=128)]
+  MANUAL_DOWNLOAD_INSTRUCTIONS = ClevrQuestions.MANUAL_DOWNLOAD_INSTRUCTIONS
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    size = self.builder_config.image_size
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='CLEVR v1.0 images, RGB, resized (Johnson et al. 2017).',
+        features=tfds.features.FeaturesDict({
+            'image': tfds.features.Tensor(
+                shape=(size, size, 3), dtype=np.uint8,
+                encoding=tfds.features.Encoding.ZLIB),
+        }),
+        homepage='https://cs.stanford.edu/people/jcjohns/clevr/',
+        citation='Johnson et al. 2017, arXiv:1612.06890.',
+        disable_shuffling=True,
+    )
+
+  def _split_generators(self, dl_manager):
+    release = _release_for(self, dl_manager)
+    splits = [s for s in SPLITS
+              if s in REQUIRED_SPLITS or release.image_names(s)]
+    return {s: self._generate_examples(release, s) for s in splits}
+
+  def _generate_examples(self, release, split):
+    names = release.image_names(split)
+    size = self.builder_config.image_size
+    decode = functools.partial(release.decode_image, split, size=size)
+    workers = max(1, os.cpu_count() or 1)
+    # PIL releases the GIL while decoding and resizing.
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+      for i, image in enumerate(pool.map(decode, names)):
+        yield i, {'image': image}
+
+
+def _release_for(builder, dl_manager) -> Release:
+  """The release in the manual dir, else downloaded (if `prepare` allows)."""
+  try:
+    manual = os.fspath(dl_manager.manual_dir)
+  except AssertionError:  # no manual dir, or an empty one
+    manual = None
+  try:
+    return locate(manual)
+  except errors.DatasetNotFoundError:
+    if not getattr(builder, 'allow_download', False):
+      raise
+  return locate(os.fspath(dl_manager.download(URL)))
+
+
+class _DropCustomConfigWarning(logging.Filter):
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith('Using custom data configuration')
+
+
+def builders(data_dir: str, image_size: int = 128
+             ) -> tuple[ClevrQuestions, ClevrImages]:
+  """The questions and images builders under `data_dir` (maybe unprepared)."""
+  data_dir = os.path.expanduser(data_dir)
+  config = ('img128' if image_size == 128
+            else ClevrImagesConfig(image_size=image_size))
+  log_filter = _DropCustomConfigWarning()
+  absl_logger = logging.getLogger('absl')
+  absl_logger.addFilter(log_filter)
+  try:
+    return (ClevrQuestions(data_dir=data_dir, file_format='array_record'),
+            ClevrImages(data_dir=data_dir, config=config,
+                        file_format='array_record'))
+  finally:
+    absl_logger.removeFilter(log_filter)
+
+
+def prepare(data_dir: str, manual_dir: str | None, *, image_size: int = 128,
+            download: bool = False) -> tuple[ClevrQuestions, ClevrImages]:
+  """Prepares the questions and the images at `image_size` if missing.
+
+  Args:
+    data_dir: root of prepared datasets.
+    manual_dir: the release (see `locate`).
+    image_size: stored resolution.
+    download: fetch the release from URL if manual_dir has none.
+
+  Returns:
+    The prepared builders.
+
+  Raises:
+    errors.DatasetNotFoundError: no (complete) release found.
+    CorruptImageError: an image does not decode.
+  """
+  todo = [b for b in builders(data_dir, image_size) if not b.is_prepared()]
+  if not todo:
+    return builders(data_dir, image_size)
+  release_dir = None
+  try:
+    release = locate(manual_dir)
+    release_dir = (os.path.dirname(release.path)
+                   if os.path.isfile(release.path) else release.path)
+  except errors.DatasetNotFoundError:
+    if not download:
+      raise
+  tfds.disable_progress_bar()
+  for b in todo:
+    logging.info('Preparing %s into %s', b.name, b.data_dir)
+    dl_config = tfds.download.DownloadConfig(manual_dir=release_dir)
+    b.allow_download = download
+    b.download_and_prepare(download_config=dl_config,
+                           file_format='array_record')
+  return builders(data_dir, image_size)
+
+
+def prepare_command(data_dir: str, image_size: int) -> str:
+  command = (f'python -m hardattn.prepare --dataset={NAME} '
+             f'--manual_dir=PATH/TO/{RELEASE_DIR} --data_dir={data_dir}')
+  if image_size != 128:
+    command += f' --image_size={image_size}'
+  return command
+
+
+def load_vocabulary(questions_builder: ClevrQuestions) -> Vocabulary:
+  return Vocabulary.from_json(questions_builder.info.metadata['vocabulary'])
+
+
+# ------------------------------------------------------------- Pipeline ----
+
+
+def affine_transform(image: np.ndarray, angle: float,
+                     shift: tuple[float, float]) -> np.ndarray:
+  """Rotates by `angle` radians about the centre, then shifts by (dx, dy).
+
+  Pixels from outside the image are black, as with zero padding.
+  Counter-clockwise for positive angles (y down, as displayed).
+
+  Args:
+    image: [H, W, 3] uint8.
+    angle: radians.
+    shift: (dx, dy) pixels; the content moves right and down.
+
+  Returns:
+    [H, W, 3] uint8, bilinear.
+  """
+  h, w = image.shape[:2]
+  cx, cy = w / 2, h / 2
+  cos, sin = math.cos(angle), math.sin(angle)
+  dx, dy = shift
+  # PIL maps each output pixel (x, y) to the input pixel
+  # R(angle) (x - c - d) + c with R = [[cos, -sin], [sin, cos]].
+  a, b = cos, -sin
+  d, e = sin, cos
+  c = cx - a * (cx + dx) - b * (cy + dy)
+  f = cy - d * (cx + dx) - e * (cy + dy)
+  out = Image.fromarray(image).transform(
+      (w, h), Image.AFFINE, (a, b, c, d, e, f), resample=Image.BILINEAR,
+      fillcolor=(0, 0, 0))
+  return np.asarray(out)
+
+
+def augment(image: np.ndarray, rng: np.random.Generator, *, pad: int,
+            max_rotation: float) -> np.ndarray:
+  """RN-paper augmentation: pad, random crop back, small random rotation."""
+  dx, dy = rng.integers(-pad, pad + 1, size=2) if pad else (0, 0)
+  angle = rng.uniform(-max_rotation, max_rotation) if max_rotation else 0.0
+  if not (dx or dy or angle):
+    return image
+  return affine_transform(image, float(angle), (int(dx), int(dy)))
+
+
+class QuestionSource(Sequence):
+  """One example per question: its image, tokens, answer and types.
+
+  Images are read by index from the image records; the last few are cached
+  (an in-order pass over the release's questions, grouped by image, reads
+  each image once).
+  """
+
+  def __init__(self, questions: Sequence[Mapping[str, Any]],
+               images: Sequence[Mapping[str, np.ndarray]], vocab: Vocabulary,
+               max_length: int, cache_size: int = 16):
+    self._questions = questions
+    self._images = images
+    self._vocab = vocab
+    self._max_length = max_length
+    self._read_image = functools.lru_cache(maxsize=cache_size)(
+        images.__getitem__)
+
+  def __len__(self) -> int:
+    return len(self._questions)
+
+  def __getitem__(self, index: int) -> dict[str, Any]:
+    if not 0 <= index < len(self):
+      raise IndexError(index)
+    q = self._questions[int(index)]
+    text = q['question']
+    text = text.decode() if isinstance(text, bytes) else text
+    answer = q['answer']
+    answer = answer.decode() if isinstance(answer, bytes) else answer
+    ids = self._vocab.encode(text)[:self._max_length]
+    tokens = np.zeros(self._max_length, np.int32)
+    tokens[:len(ids)] = ids
+    return {
+        'image': self._read_image(int(q['image_index']))['image'],
+        'question': tokens,
+        'answer': np.int32(self._vocab.answer_ids.get(answer, -1)
+                           if answer else -1),
+        'question_type': np.int32(max(int(q['question_type']), 0)),
+        'question_family': np.int32(q['question_family']),
+    }
+
+
+def meta(vocab: Vocabulary, *, image_size: int, max_length: int,
+         num_train: int, num_eval: int, eval_split: str
+         ) -> pipeline.DatasetMeta:
+  return pipeline.DatasetMeta(
+      name=NAME,
+      num_answers=len(vocab.answers),
+      answer_names=vocab.answers,
+      question_kind='tokens',
+      question_shape=(max_length,),
+      vocab_size=len(vocab.tokens),
+      question_types=QUESTION_TYPES,
+      image_shape=(image_size, image_size, 3),
+      num_train_examples=num_train,
+      num_eval_examples=num_eval,
+      eval_split=eval_split,
+      question_text=vocab.decode)
+
+
+# Sizes of the full release, for benchmarks that need no data: 28 answers,
+# and a vocabulary of the size our tokenizer gives CLEVR (about 80 words).
+NOMINAL_VOCAB_SIZE = 84
+NOMINAL_NUM_ANSWERS = 28
+
+
+def nominal_meta(config: Any) -> pipeline.DatasetMeta:
+  """A DatasetMeta of the full release's shapes, without reading data."""
+  c = config.clevr
+  vocab = Vocabulary(
+      SPECIAL_TOKENS + tuple(f'w{i}' for i in range(NOMINAL_VOCAB_SIZE - 2)),
+      tuple(f'a{i}' for i in range(NOMINAL_NUM_ANSWERS)), {})
+  return meta(vocab, image_size=c.image_size, max_length=c.max_question_length,
+              num_train=699_989, num_eval=149_991, eval_split=c.eval_split)
+
+
+def _open(config: Any) -> tuple[ClevrQuestions, ClevrImages, Vocabulary]:
+  """The prepared builders (preparing them if a release is configured)."""
+  c = config.clevr
+  data_dir = os.path.expanduser(config.data_dir)
+  q_builder, i_builder = builders(data_dir, c.image_size)
+  if not (q_builder.is_prepared() and i_builder.is_prepared()):
+    if not (c.manual_dir or c.download):
+      missing = [b.data_dir for b in (q_builder, i_builder)
+                 if not b.is_prepared()]
+      raise errors.DatasetNotFoundError(
+          f'CLEVR is not prepared (looked for {" and ".join(missing)}). '
+          f'Prepare it with\n  {prepare_command(data_dir, c.image_size)}\n'
+          'or set config.clevr.manual_dir to the release (the CLEVR_v1.0 '
+          'directory or zip) to prepare it on first use.')
+    q_builder, i_builder = prepare(data_dir, c.manual_dir,
+                                   image_size=c.image_size,
+                                   download=c.download)
+  return q_builder, i_builder, load_vocabulary(q_builder)
+
+
+def _check_lengths(vocab: Vocabulary, split: str, config: Any) -> None:
+  c = config.clevr
+  longer, total = vocab.num_longer_than(split, c.max_question_length)
+  if not longer:
+    return
+  hist = vocab.length_histogram.get(split, {})
+  msg = (f'{longer} of {total} CLEVR {split} questions are longer than '
+         f'config.clevr.max_question_length={c.max_question_length} tokens '
+         f'(the longest has {max(hist)})')
+  if c.long_questions == 'error':
+    raise errors.UserError(
+        msg + '. Raise max_question_length or set '
+        "config.clevr.long_questions='truncate'.")
+  if c.long_questions != 'truncate':
+    raise errors.UserError(
+        "config.clevr.long_questions must be 'truncate' or 'error', got "
+        f'{c.long_questions!r}.')
+  logging.warning('%s; they are cut to their first %d tokens.', msg,
+                  c.max_question_length)
+
+
+def _source(q_builder, i_builder, vocab, split, config) -> QuestionSource:
+  if split not in q_builder.info.splits or split not in i_builder.info.splits:
+    raise errors.DatasetNotFoundError(
+        f'The prepared CLEVR data in {q_builder.data_dir} have no {split!r} '
+        f'split (the release had none).')
+  _check_lengths(vocab, split, config)
+  return QuestionSource(q_builder.as_data_source(split),
+                        i_builder.as_data_source(split), vocab,
+                        config.clevr.max_question_length)
+
+
+def get_dataset(
+    config: Any, *, process_index: int = 0, process_count: int = 1
+) -> tuple[Iterator[pipeline.Batch],
+           Callable[[], Iterator[pipeline.Batch]], pipeline.DatasetMeta]:
+  """Train iterator, eval iterable factory and metadata for this process.
+
+  Returns:
+    (train_iter, eval_iter_fn, meta). Batches hold image uint8 [b, S, S, 3],
+    question int32 [b, max_question_length], answer, question_type,
+    question_family int32 [b] and mask bool [b]; train batches are shuffled
+    (and augmented), eval batches are clevr.eval_split in order, padded.
+
+  Raises:
+    errors.DatasetNotFoundError: not prepared and no release configured.
+    errors.UserError: bad batch sizes or question length settings.
+  """
+  c = config.clevr
+  train_batch = pipeline.per_process_batch_size(
+      config.batch_size, process_count, 'batch_size')
+  eval_batch = pipeline.per_process_batch_size(
+      config.eval_batch_size, process_count, 'eval_batch_size')
+  q_builder, i_builder, vocab = _open(config)
+  train_source = _source(q_builder, i_builder, vocab, 'train', config)
+  eval_source = _source(q_builder, i_builder, vocab, c.eval_split, config)
+  random_map_fn = None
+  if c.augment:
+    random_map_fn = functools.partial(_augment_example, pad=c.pad,
+                                      max_rotation=c.max_rotation)
+  train_iter = pipeline.train_iterator(
+      train_source, batch_size=train_batch, seed=config.data_seed,
+      process_index=process_index, process_count=process_count,
+      num_threads=config.data_threads, random_map_fn=random_map_fn)
+  eval_iter_fn = pipeline.eval_iterable_fn(
+      eval_source, batch_size=eval_batch, process_index=process_index,
+      process_count=process_count, num_threads=config.data_threads)
+  return train_iter, eval_iter_fn, meta(
+      vocab, image_size=c.image_size, max_length=c.max_question_length,
+      num_train=len(train_source), num_eval=len(eval_source),
+      eval_split=c.eval_split)
+
+
+def _augment_example(example, rng, *, pad, max_rotation):
+  return dict(example, image=augment(example['image'], rng, pad=pad,
+                                     max_rotation=max_rotation))
+
+
+def get_split(config: Any, split: str, *, batch_size: int
+              ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
+                         pipeline.DatasetMeta]:
+  """An in-order pass over any prepared split (e.g. 'test', no answers).
+
+  Returns:
+    (iter_fn, meta): iter_fn() yields padded batches with `mask`, examples
+    in the release's question order; meta as for training.
+  """
+  q_builder, i_builder, vocab = _open(config)
+  source = _source(q_builder, i_builder, vocab, split, config)
+  iter_fn = pipeline.eval_iterable_fn(source, batch_size=batch_size,
+                                      num_threads=config.data_threads)
+  c = config.clevr
+  return iter_fn, meta(vocab, image_size=c.image_size,
+                       max_length=c.max_question_length,
+                       num_train=q_builder.info.splits['train'].num_examples,
+                       num_eval=len(source), eval_split=split)

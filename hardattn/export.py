@@ -1,0 +1,88 @@
+r"""Writes a trained model's answers to a split, one per line, in order.
+
+  python -m hardattn.export --config=configs/clevr_han_rn.py --workdir=DIR \
+      [--split=test] [--output=DIR/clevr_test_answers.txt]
+
+Loads the latest checkpoint in `--workdir` (the config must be the one the
+run was trained with, overrides included), answers every question of the
+split in the dataset's order (CLEVR: the release's question order) and
+writes the answer names, one per line: the CLEVR test submission format.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+from hardattn import cli
+from hardattn import datasets
+from hardattn import errors
+from hardattn import sharding
+from hardattn import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'The run\'s config file (configs/*.py[:args]).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'The run\'s workdir.')
+_SPLIT = flags.DEFINE_string('split', 'test', 'Split to answer.')
+_OUTPUT = flags.DEFINE_string(
+    'output', None, 'Answers file (default: WORKDIR/<dataset>_<split>_'
+    'answers.txt).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def export_answers(config, workdir: str, split: str, output: str) -> int:
+  """Answers `split` with the latest checkpoint; returns the answer count.
+
+  Raises:
+    errors.UserError: no checkpoint, unprepared split, more than one process.
+  """
+  if jax.process_count() > 1:
+    raise errors.UserError('Run hardattn.export as a single process.')
+  mesh = sharding.create_mesh()
+  batch_size = config.eval_batch_size
+  sharding.check_batch_size(batch_size, mesh, 'eval_batch_size')
+  iter_fn, meta = datasets.module(config).get_split(config, split,
+                                                    batch_size=batch_size)
+  state, step = train.restore_for_inference(config, workdir, meta, mesh)
+  predict = jax.jit(train.predict_step,
+                    in_shardings=(sharding.replicated(mesh),
+                                  sharding.data_sharding(mesh)))
+  answers = []
+  for batch in iter_fn():
+    predicted, _ = predict(state, sharding.to_global(batch, mesh))
+    predicted = np.asarray(jax.device_get(predicted))[batch['mask']]
+    answers.extend(meta.answer_names[a] for a in predicted)
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  tmp = output + '.tmp'
+  with open(tmp, 'w') as f:
+    f.writelines(a + '\n' for a in answers)
+  os.replace(tmp, output)
+  logging.info('Wrote %d %s answers of step %d to %s', len(answers), split,
+               step, output)
+  return len(answers)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  config = _CONFIG.value
+  output = _OUTPUT.value or os.path.join(
+      os.path.expanduser(_WORKDIR.value),
+      f'{config.dataset}_{_SPLIT.value}_answers.txt')
+  try:
+    n = export_answers(config, _WORKDIR.value, _SPLIT.value, output)
+  except errors.UserError as e:
+    logging.error('%s', e)
+    sys.exit(f'error: {e}')
+  print(f'{n} answers -> {output}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,438 @@
+"""CLEVR: the release reader, prepared data, pipeline, training and export."""
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from hardattn import errors
+from hardattn import train
+from hardattn.datasets import clevr
+from hardattn.datasets import pipeline
+from tests import clevr_fixture
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = 32  # stored resolution in these tests
+
+
+@pytest.fixture(scope='module')
+def release(tmp_path_factory):
+  return clevr_fixture.make_release(str(tmp_path_factory.mktemp('release')))
+
+
+@pytest.fixture(scope='module')
+def prepared(release, tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp('data'))
+  clevr.prepare(data_dir, release, image_size=SIZE)
+  return data_dir
+
+
+def load_config(name, arg=None):
+  spec = importlib.util.spec_from_file_location(
+      'config', os.path.join(REPO, 'configs', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def tiny_config(data_dir, name='clevr_han_rn', **clevr_fields):
+  """configs/<name>.py with tiny sizes over the prepared fixture."""
+  config = load_config(name)
+  config.data_dir = data_dir
+  config.clevr.image_size = SIZE
+  config.clevr.max_question_length = 16
+  config.clevr.update(clevr_fields)
+  config.data_threads = 0
+  config.batch_size = 8
+  config.eval_batch_size = 16
+  config.model.cnn_features = (8, 8, 8)  # 32x32 -> 4x4 cells
+  config.model.word_embed_dim = 8
+  config.model.lstm_dim = 16
+  if config.model.fusion_features:
+    config.model.fusion_features = (16,)
+  config.model.g_features = (16, 16)
+  config.model.f_features = (16,)
+  config.optimizer.learning_rate = 3e-3
+  config.num_train_steps = 12
+  config.log_every_steps = 4
+  config.eval_every_steps = 12
+  config.checkpoint_every_steps = 12
+  config.num_pictures = 4
+  return config
+
+
+# ----------------------------------------------------- Text and types ----
+
+
+def test_tokenize():
+  assert clevr.tokenize('Is there a big cube; what color is it?') == [
+      'is', 'there', 'a', 'big', 'cube', ';', 'what', 'color', 'is', 'it']
+  assert clevr.tokenize('How many  RED things, left of it?') == [
+      'how', 'many', 'red', 'things', ',', 'left', 'of', 'it']
+
+
+@pytest.mark.parametrize('function,expected', [
+    ('count', 'count'), ('exist', 'exist'),
+    ('equal_integer', 'compare_numbers/equal_integer'),
+    ('less_than', 'compare_numbers/less_than'),
+    ('greater_than', 'compare_numbers/greater_than'),
+    ('query_color', 'query_attribute/color'),
+    ('query_size', 'query_attribute/size'),
+    ('equal_material', 'compare_attribute/material'),
+    ('equal_shape', 'compare_attribute/shape'),
+])
+def test_question_type_from_last_function(function, expected):
+  program = [{'function': 'scene'}, {'function': function}]
+  assert clevr.QUESTION_TYPES[clevr.question_type(program)] == expected
+  # Older program layouts name the key 'type'.
+  assert clevr.question_type([{'type': function}]) == (
+      clevr.QUESTION_TYPES.index(expected))
+
+
+def test_question_type_rejects_unknown_and_empty():
+  with pytest.raises(ValueError, match='relate'):
+    clevr.question_type([{'function': 'relate'}])
+  with pytest.raises(ValueError, match='empty'):
+    clevr.question_type([])
+
+
+def test_type_groups_follow_rn_paper_table():
+  meta = clevr.meta(
+      clevr.Vocabulary(clevr.SPECIAL_TOKENS, ('yes',), {}), image_size=8,
+      max_length=4, num_train=1, num_eval=1, eval_split='val')
+  assert list(meta.question_type_groups()) == [
+      'count', 'exist', 'compare_numbers', 'query_attribute',
+      'compare_attribute']
+
+
+def test_vocabulary_from_train_with_unk_and_lengths():
+  questions = {
+      'train': [{'question': 'Is the cube red?', 'answer': 'yes'},
+                {'question': 'Is the cube blue?', 'answer': 'no'},
+                {'question': 'What color is the ball?', 'answer': 'red'}],
+      'val': [{'question': 'Is the zebra red?', 'answer': 'maybe'}],
+  }
+  vocab = clevr.build_vocabulary(questions)
+  # pad, unk, then train words by count (ties alphabetical).
+  assert vocab.tokens == ('<pad>', '<unk>', 'is', 'the', 'cube', 'ball',
+                          'blue', 'color', 'red', 'what')
+  assert vocab.answers == ('no', 'red', 'yes', 'maybe')  # val-only last
+  assert vocab.encode('Is the zebra red?') == [2, 3, clevr.UNK, 8]
+  assert vocab.decode([2, 3, 1, 8, 0, 0]) == 'is the <unk> red'
+  assert vocab.length_histogram == {'train': {4: 2, 5: 1}, 'val': {4: 1}}
+  assert vocab.num_longer_than('train', 4) == (1, 3)
+  again = clevr.Vocabulary.from_json(vocab.to_json())
+  assert again == vocab
+
+
+# ------------------------------------------------------------ Prepare ----
+
+
+def test_prepared_records_follow_the_release(release, prepared):
+  q_builder, i_builder = clevr.builders(prepared, SIZE)
+  assert q_builder.is_prepared() and i_builder.is_prepared()
+  for split in ('train', 'val'):
+    expected = clevr_fixture.load_questions(release, split)
+    records = q_builder.as_data_source(split)
+    assert len(records) == len(expected)
+    for q, r in zip(expected, records):
+      assert r['question'].decode() == q['question']
+      assert r['answer'].decode() == q['answer']
+      assert r['image_index'] == q['image_index']
+      assert r['question_family'] == q['question_family_index']
+      assert clevr.QUESTION_TYPES[r['question_type']] == (
+          clevr._TYPE_OF_FUNCTION[q['program'][-1]['function']])
+  test = q_builder.as_data_source('test')
+  assert len(test) == 4 and test[0]['question_type'] == -1
+  assert test[0]['answer'] == b''
+  # Images: decoded once, RGB, resized like PIL's bilinear resize.
+  images = i_builder.as_data_source('val')
+  assert len(images) == 4
+  want = np.asarray(clevr_fixture.render('val', 2).convert('RGB').resize(
+      (SIZE, SIZE), clevr.Image.BILINEAR))
+  np.testing.assert_array_equal(images[2]['image'], want)
+  vocab = clevr.load_vocabulary(q_builder)
+  assert len(vocab.answers) == 13 and 'yes' in vocab.answers
+
+
+def test_zip_release_prepares_the_same_data(release, prepared, tmp_path):
+  zipped = clevr_fixture.make_release(str(tmp_path / 'z'), as_zip=True)
+  shutil.rmtree(os.path.join(str(tmp_path / 'z'), clevr.RELEASE_DIR))
+  data_dir = str(tmp_path / 'data')
+  q_zip, i_zip = clevr.prepare(data_dir, zipped, image_size=SIZE)
+  q_dir, i_dir = clevr.builders(prepared, SIZE)
+  for split in ('train', 'val', 'test'):
+    a, b = q_zip.as_data_source(split), q_dir.as_data_source(split)
+    assert [r['question'] for r in a] == [r['question'] for r in b]
+    np.testing.assert_array_equal(i_zip.as_data_source(split)[1]['image'],
+                                  i_dir.as_data_source(split)[1]['image'])
+  assert clevr.load_vocabulary(q_zip) == clevr.load_vocabulary(q_dir)
+
+
+def test_locate_accepts_the_parent_dir_and_the_zip_beside_it(release,
+                                                             tmp_path):
+  assert clevr.locate(os.path.dirname(release)).path == release
+  zipped = clevr_fixture.make_release(str(tmp_path), {'train': 1, 'val': 1},
+                                      as_zip=True)
+  shutil.rmtree(os.path.join(str(tmp_path), clevr.RELEASE_DIR))
+  assert clevr.locate(str(tmp_path)).path == zipped
+
+
+def test_download_when_allowed(release, tmp_path, monkeypatch):
+  zipped = clevr_fixture.make_release(str(tmp_path / 'dl'), {'train': 2,
+                                                             'val': 1},
+                                      as_zip=True)
+  fetched = []
+
+  def fake_download(self, url):
+    del self
+    fetched.append(url)
+    return zipped
+
+  monkeypatch.setattr(clevr.tfds.download.DownloadManager, 'download',
+                      fake_download)
+  with pytest.raises(errors.DatasetNotFoundError):
+    clevr.prepare(str(tmp_path / 'data'), None, image_size=SIZE)
+  q_builder, _ = clevr.prepare(str(tmp_path / 'data'), None, image_size=SIZE,
+                               download=True)
+  assert fetched and fetched[0] == clevr.URL
+  assert len(q_builder.as_data_source('train')) == 2 * 13
+
+
+# ----------------------------------------------------------- Bad input ----
+
+
+def test_no_release_names_the_path(tmp_path):
+  with pytest.raises(errors.DatasetNotFoundError, match='manual_dir'):
+    clevr.locate(None)
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match=f'No CLEVR release found at {tmp_path}'):
+    clevr.locate(str(tmp_path))
+
+
+def test_incomplete_release_names_what_is_missing(tmp_path):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 2, 'val': 1})
+  os.remove(os.path.join(base, 'questions', 'CLEVR_val_questions.json'))
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='incomplete: missing .*CLEVR_val_questions.json'):
+    clevr.locate(base)
+
+
+def test_missing_image_names_the_file(tmp_path):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 3, 'val': 1})
+  os.remove(os.path.join(base, 'images', 'train', 'CLEVR_train_000002.png'))
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='CLEVR_train_000002.png is missing'):
+    clevr.prepare(str(tmp_path / 'data'), base, image_size=SIZE)
+
+
+def test_corrupt_png_names_the_file(tmp_path):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 2, 'val': 1})
+  bad = os.path.join(base, 'images', 'train', 'CLEVR_train_000001.png')
+  with open(bad, 'r+b') as f:
+    f.seek(60)
+    f.write(b'\0' * 200)  # damage the image data after the header
+  with pytest.raises(clevr.CorruptImageError, match='CLEVR_train_000001.png'):
+    clevr.prepare(str(tmp_path / 'data'), base, image_size=SIZE)
+
+
+def test_not_prepared_says_how_to_prepare(tmp_path):
+  config = tiny_config(str(tmp_path))
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='hardattn.prepare --dataset=clevr'):
+    clevr.get_dataset(config)
+
+
+def test_main_reports_a_missing_release_in_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'hardattn.main',
+       '--config=configs/clevr_han_rn.py', f'--workdir={tmp_path / "w"}',
+       f'--config.data_dir={tmp_path / "data"}',
+       f'--config.clevr.manual_dir={tmp_path / "nowhere"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr
+  assert f'No CLEVR release found at {tmp_path / "nowhere"}' in result.stderr
+
+
+# ------------------------------------------------------------ Pipeline ----
+
+
+def test_source_examples(prepared, release):
+  q_builder, i_builder = clevr.builders(prepared, SIZE)
+  vocab = clevr.load_vocabulary(q_builder)
+  source = clevr.QuestionSource(q_builder.as_data_source('val'),
+                                i_builder.as_data_source('val'), vocab, 5)
+  questions = clevr_fixture.load_questions(release, 'val')
+  ex = source[14]  # image 1, second question
+  q = questions[14]
+  assert ex['question'].dtype == np.int32 and ex['question'].shape == (5,)
+  np.testing.assert_array_equal(ex['question'], vocab.encode(q['question'])[:5])
+  assert vocab.answers[ex['answer']] == q['answer']
+  assert ex['question_family'] == q['question_family_index']
+  np.testing.assert_array_equal(
+      ex['image'], i_builder.as_data_source('val')[1]['image'])
+  long_source = clevr.QuestionSource(q_builder.as_data_source('val'),
+                                     i_builder.as_data_source('val'), vocab,
+                                     40)
+  tokens = long_source[0]['question']
+  n = len(vocab.encode(questions[0]['question']))
+  assert np.all(tokens[:n] > 0) and np.all(tokens[n:] == 0)
+
+
+def test_unknown_words_are_unk(prepared):
+  config = tiny_config(prepared)
+  iter_fn, meta = clevr.get_split(config, 'test', batch_size=4)
+  batch = next(iter_fn())
+  # 'Is there a zebra-striped cube?': zebra and striped never occur in train.
+  text = meta.question_text(batch['question'][1])
+  assert text == 'is there a <unk> <unk> cube'
+
+
+def test_long_questions_error_or_truncate(prepared, caplog):
+  config = tiny_config(prepared, max_question_length=6,
+                       long_questions='error')
+  with pytest.raises(errors.UserError,
+                     match=r'42 of 78 CLEVR train questions are longer than '
+                     r'config.clevr.max_question_length=6 .*longest has 14'):
+    clevr.get_dataset(config)
+  config = tiny_config(prepared, max_question_length=6)
+  with caplog.at_level(logging.WARNING):
+    train_iter, _, meta = clevr.get_dataset(config)
+  assert 'cut to their first 6 tokens' in caplog.text
+  assert next(train_iter)['question'].shape == (8, 6)
+  assert meta.question_shape == (6,)
+  config = tiny_config(prepared, long_questions='drop')
+  config.clevr.max_question_length = 6
+  with pytest.raises(errors.UserError, match="'truncate' or 'error'"):
+    clevr.get_dataset(config)
+
+
+def test_batches_and_meta(prepared):
+  config = tiny_config(prepared)
+  train_iter, eval_fn, meta = clevr.get_dataset(config)
+  batch = next(train_iter)
+  assert batch['image'].shape == (8, SIZE, SIZE, 3)
+  assert batch['image'].dtype == np.uint8
+  assert batch['question'].shape == (8, 16)
+  assert set(batch) == {'image', 'question', 'answer', 'question_type',
+                        'question_family', 'mask'}
+  assert meta.num_answers == 13 and meta.question_kind == 'tokens'
+  assert (meta.num_train_examples, meta.num_eval_examples) == (78, 52)
+  eval_batches = list(eval_fn())
+  assert len(eval_batches) == 4  # 52 questions in batches of 16, padded
+  assert sum(int(b['mask'].sum()) for b in eval_batches) == 52
+
+
+# -------------------------------------------------------- Augmentation ----
+
+
+def _pattern(h=16, w=16):
+  rng = np.random.default_rng(0)
+  return rng.integers(1, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_affine_identity_and_shift_are_exact():
+  image = _pattern()
+  np.testing.assert_array_equal(clevr.affine_transform(image, 0.0, (0, 0)),
+                                image)
+  shifted = clevr.affine_transform(image, 0.0, (3, -2))
+  want = np.zeros_like(image)
+  want[0:14, 3:16] = image[2:16, 0:13]  # content moves right 3, up 2
+  np.testing.assert_array_equal(shifted, want)
+
+
+def test_affine_quarter_turn_is_rot90():
+  image = _pattern()
+  turned = clevr.affine_transform(image, np.pi / 2, (0, 0))
+  # Counter-clockwise as displayed (rows go down); cos(pi/2) is 6e-17 in
+  # floating point, which moves a few bilinear results by one level.
+  np.testing.assert_allclose(turned, np.rot90(image, k=1), atol=1, rtol=0)
+
+
+def test_augment_is_seeded_bounded_and_varies():
+  image = _pattern(32, 32)
+  a = clevr.augment(image, np.random.default_rng(7), pad=4, max_rotation=0.05)
+  b = clevr.augment(image, np.random.default_rng(7), pad=4, max_rotation=0.05)
+  c = clevr.augment(image, np.random.default_rng(8), pad=4, max_rotation=0.05)
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, c)
+  # No padding and no rotation: the image is untouched.
+  np.testing.assert_array_equal(
+      clevr.augment(image, np.random.default_rng(7), pad=0, max_rotation=0),
+      image)
+  # Shifts stay within the pad: the centre 24x24 keeps content.
+  for seed in range(20):
+    out = clevr.augment(image, np.random.default_rng(seed), pad=4,
+                        max_rotation=0.05)
+    assert np.all(out[5:-5, 5:-5].max(axis=-1) > 0)
+
+
+def test_train_batches_are_augmented_and_repeat_exactly(prepared):
+  config = tiny_config(prepared)
+  first = [next(clevr.get_dataset(config)[0]) for _ in range(2)]
+  np.testing.assert_array_equal(first[0]['image'], first[1]['image'])
+  plain = tiny_config(prepared, augment=False)
+  unaugmented = next(clevr.get_dataset(plain)[0])
+  np.testing.assert_array_equal(unaugmented['question'],
+                                first[0]['question'])
+  assert not np.array_equal(unaugmented['image'], first[0]['image'])
+
+
+# ----------------------------------------------- Training and export ----
+
+
+def test_train_han_rn_and_export_test_answers(prepared, release, tmp_path):
+  """configs/clevr_han_rn.py, tiny: trains, reports every type, exports."""
+  config = tiny_config(prepared)
+  workdir = str(tmp_path / 'run')
+  report = train.train_and_evaluate(config, workdir)
+  groups = ['count', 'exist', 'compare_numbers', 'query_attribute',
+            'compare_attribute']
+  assert [row[0] for row in report['table']] == ['overall'] + groups
+  assert set(clevr.QUESTION_TYPES) | set(groups) <= set(
+      report['accuracy_by_type'])
+  assert report['split'] == 'val' and report['num_examples'] == 52
+  with open(os.path.join(workdir, 'eval_report.json')) as f:
+    assert json.load(f)['table'][0][0] == 'overall'
+  assert os.listdir(os.path.join(workdir, 'pictures'))
+  history = [json.loads(l) for l in open(
+      os.path.join(workdir, 'eval_history.jsonl'))]
+  assert history[-1]['step'] == 12
+
+  from hardattn import export  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path / 'answers.txt')
+  assert export.export_answers(config, workdir, 'test', output) == 4
+  lines = open(output).read().splitlines()
+  vocab = clevr.load_vocabulary(clevr.builders(prepared, SIZE)[0])
+  assert len(lines) == 4 and all(a in vocab.answers for a in lines)
+
+
+def test_export_without_checkpoint_is_a_user_error(prepared, tmp_path):
+  from hardattn import export  # pylint: disable=g-import-not-at-top
+  with pytest.raises(errors.UserError, match='No checkpoints'):
+    export.export_answers(tiny_config(prepared), str(tmp_path), 'test',
+                          str(tmp_path / 'a.txt'))
+
+
+@pytest.mark.parametrize('name', ['clevr_rn', 'clevr_adahan_rn',
+                                  'clevr_han_sum'])
+def test_other_clevr_configs_train(prepared, tmp_path, name):
+  config = tiny_config(prepared, name=name)
+  config.num_train_steps = 2
+  config.eval_every_steps = 2
+  config.checkpoint_every_steps = 2
+  config.num_eval_batches = 1
+  config.num_pictures = 0
+  if name == 'clevr_adahan_rn':
+    config.model.adahan_max_cells = 8  # of the 16 tiny cells
+  report = train.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(report['loss'])
