@@ -340,11 +340,12 @@ def _pattern(h=16, w=16):
   return rng.integers(1, 256, (h, w, 3), dtype=np.uint8)
 
 
-def test_affine_identity_and_shift_are_exact():
+@pytest.mark.parametrize('interpolation', ['nearest', 'bilinear'])
+def test_affine_identity_and_shift_are_exact(interpolation):
   image = _pattern()
-  np.testing.assert_array_equal(clevr.affine_transform(image, 0.0, (0, 0)),
-                                image)
-  shifted = clevr.affine_transform(image, 0.0, (3, -2))
+  np.testing.assert_array_equal(
+      clevr.affine_transform(image, 0.0, (0, 0), interpolation), image)
+  shifted = clevr.affine_transform(image, 0.0, (3, -2), interpolation)
   want = np.zeros_like(image)
   want[0:14, 3:16] = image[2:16, 0:13]  # content moves right 3, up 2
   np.testing.assert_array_equal(shifted, want)
@@ -352,7 +353,10 @@ def test_affine_identity_and_shift_are_exact():
 
 def test_affine_quarter_turn_is_rot90():
   image = _pattern()
-  turned = clevr.affine_transform(image, np.pi / 2, (0, 0))
+  np.testing.assert_array_equal(
+      clevr.affine_transform(image, np.pi / 2, (0, 0), 'nearest'),
+      np.rot90(image, k=1))
+  turned = clevr.affine_transform(image, np.pi / 2, (0, 0), 'bilinear')
   # Counter-clockwise as displayed (rows go down); cos(pi/2) is 6e-17 in
   # floating point, which moves a few bilinear results by one level.
   np.testing.assert_allclose(turned, np.rot90(image, k=1), atol=1, rtol=0)

@@ -130,3 +130,31 @@ def test_question_type_groups():
       question_text=str)
   assert meta.question_type_groups() == {
       'a': [0, 2], 'b': [1], 'plain': [3]}
+
+
+def _noisy(example, rng):
+  return dict(example, question=example['question'] + rng.uniform(size=3))
+
+
+def test_worker_processes_give_the_same_batches_and_resume():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.FLAGS.mark_as_parsed()  # grain's workers read absl flags
+  kwargs = dict(batch_size=4, seed=5, num_threads=0, random_map_fn=_noisy)
+  serial = _take(pipeline.train_iterator(_source(22), **kwargs), 8)
+  it = pipeline.train_iterator(_source(22), num_workers=2, **kwargs)
+  try:
+    parallel = _take(it, 5)
+    state = it.get_state()
+    parallel += _take(it, 3)
+  finally:
+    it.close()
+  for a, b in zip(serial, parallel):
+    np.testing.assert_array_equal(a['answer'], b['answer'])
+    np.testing.assert_array_equal(a['question'], b['question'])
+  resumed = pipeline.train_iterator(_source(22), num_workers=2, **kwargs)
+  try:
+    resumed.set_state(state)
+    for a, b in zip(serial[5:], _take(resumed, 3)):
+      np.testing.assert_array_equal(a['question'], b['question'])
+  finally:
+    resumed.close()

@@ -38,12 +38,13 @@ are opened) or refused ('error').
 
 Train images are augmented as in the RN paper: zero-pad by `clevr.pad`
 pixels, random crop back (a shift in [-pad, pad]) and a rotation in
-[-max_rotation, max_rotation] radians, one bilinear resample, with a
-per-example generator derived from `data_seed` and the example's position in
-the shuffled stream (grain `random_map`), so runs repeat exactly.
+[-max_rotation, max_rotation] radians, one resample (nearest by default),
+with a per-example generator derived from `data_seed` and the example's
+position in the shuffled stream (grain `random_map`), so runs repeat
+exactly.
 
 Config fields read by `get_dataset` (besides batch_size, eval_batch_size,
-data_seed, data_threads, data_dir):
+data_seed, data_threads, data_workers, data_dir):
   clevr.manual_dir: str or None, where the release is (dir or zip); used to
     prepare the data on first use.
   clevr.download: bool, download the release from `URL` if it is not in
@@ -51,7 +52,8 @@ data_seed, data_threads, data_dir):
   clevr.image_size: int, stored and model input resolution (square).
   clevr.max_question_length: int, tokens per question in a batch.
   clevr.long_questions: 'truncate' | 'error'.
-  clevr.augment: bool; clevr.pad: int; clevr.max_rotation: float.
+  clevr.augment: bool; clevr.pad: int; clevr.max_rotation: float;
+  clevr.interpolation: 'nearest' | 'bilinear' (of the augmentation).
   clevr.eval_split: 'val' (the test split has no answers).
 """
 
@@ -600,8 +602,12 @@ def load_vocabulary(questions_builder: ClevrQuestions) -> Vocabulary:
 # ------------------------------------------------------------- Pipeline ----
 
 
+_RESAMPLE = {'nearest': Image.NEAREST, 'bilinear': Image.BILINEAR}
+
+
 def affine_transform(image: np.ndarray, angle: float,
-                     shift: tuple[float, float]) -> np.ndarray:
+                     shift: tuple[float, float],
+                     interpolation: str = 'bilinear') -> np.ndarray:
   """Rotates by `angle` radians about the centre, then shifts by (dx, dy).
 
   Pixels from outside the image are black, as with zero padding.
@@ -611,9 +617,10 @@ def affine_transform(image: np.ndarray, angle: float,
     image: [H, W, 3] uint8.
     angle: radians.
     shift: (dx, dy) pixels; the content moves right and down.
+    interpolation: 'nearest' | 'bilinear'.
 
   Returns:
-    [H, W, 3] uint8, bilinear.
+    [H, W, 3] uint8.
   """
   h, w = image.shape[:2]
   cx, cy = w / 2, h / 2
@@ -625,20 +632,36 @@ def affine_transform(image: np.ndarray, angle: float,
   d, e = sin, cos
   c = cx - a * (cx + dx) - b * (cy + dy)
   f = cy - d * (cx + dx) - e * (cy + dy)
-  out = Image.fromarray(image).transform(
-      (w, h), Image.AFFINE, (a, b, c, d, e, f), resample=Image.BILINEAR,
-      fillcolor=(0, 0, 0))
+  image = np.ascontiguousarray(image)
+  pil = Image.frombuffer('RGB', (w, h), image, 'raw', 'RGB', 0, 1)
+  out = pil.transform((w, h), Image.AFFINE, (a, b, c, d, e, f),
+                      resample=_RESAMPLE[interpolation], fillcolor=(0, 0, 0))
   return np.asarray(out)
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, *, pad: int,
-            max_rotation: float) -> np.ndarray:
-  """RN-paper augmentation: pad, random crop back, small random rotation."""
+            max_rotation: float, interpolation: str = 'nearest'
+            ) -> np.ndarray:
+  """RN-paper augmentation: pad, random crop back, small random rotation.
+
+  Args:
+    image: [H, W, 3] uint8.
+    rng: where the shift and angle are drawn from.
+    pad: zero padding per side; the crop shifts the content by up to that.
+    max_rotation: radians, drawn uniformly in [-max_rotation, max_rotation].
+    interpolation: 'nearest' (the default of TensorFlow's image rotation the
+      RN code used, and 10x cheaper here: 44 vs 460 us at 128x128) or
+      'bilinear'.
+
+  Returns:
+    [H, W, 3] uint8.
+  """
   dx, dy = rng.integers(-pad, pad + 1, size=2) if pad else (0, 0)
   angle = rng.uniform(-max_rotation, max_rotation) if max_rotation else 0.0
   if not (dx or dy or angle):
     return image
-  return affine_transform(image, float(angle), (int(dx), int(dy)))
+  return affine_transform(image, float(angle), (int(dx), int(dy)),
+                          interpolation)
 
 
 class QuestionSource(Sequence):
@@ -656,8 +679,7 @@ class QuestionSource(Sequence):
     self._images = images
     self._vocab = vocab
     self._max_length = max_length
-    self._read_image = functools.lru_cache(maxsize=cache_size)(
-        images.__getitem__)
+    self._read_image = pipeline.CachedReader(images, cache_size)
 
   def __len__(self) -> int:
     return len(self._questions)
@@ -674,7 +696,7 @@ class QuestionSource(Sequence):
     tokens = np.zeros(self._max_length, np.int32)
     tokens[:len(ids)] = ids
     return {
-        'image': self._read_image(int(q['image_index']))['image'],
+        'image': self._read_image[int(q['image_index'])]['image'],
         'question': tokens,
         'answer': np.int32(self._vocab.answer_ids.get(answer, -1)
                            if answer else -1),
@@ -795,12 +817,18 @@ def get_dataset(
   eval_source = _source(q_builder, i_builder, vocab, c.eval_split, config)
   random_map_fn = None
   if c.augment:
-    random_map_fn = functools.partial(_augment_example, pad=c.pad,
-                                      max_rotation=c.max_rotation)
+    if c.interpolation not in _RESAMPLE:
+      raise errors.UserError(
+          f'config.clevr.interpolation must be one of {sorted(_RESAMPLE)}, '
+          f'got {c.interpolation!r}.')
+    random_map_fn = functools.partial(
+        _augment_example, pad=c.pad, max_rotation=c.max_rotation,
+        interpolation=c.interpolation)
   train_iter = pipeline.train_iterator(
       train_source, batch_size=train_batch, seed=config.data_seed,
       process_index=process_index, process_count=process_count,
-      num_threads=config.data_threads, random_map_fn=random_map_fn)
+      num_threads=config.data_threads, num_workers=config.data_workers,
+      random_map_fn=random_map_fn)
   eval_iter_fn = pipeline.eval_iterable_fn(
       eval_source, batch_size=eval_batch, process_index=process_index,
       process_count=process_count, num_threads=config.data_threads)
@@ -810,9 +838,8 @@ def get_dataset(
       eval_split=c.eval_split)
 
 
-def _augment_example(example, rng, *, pad, max_rotation):
-  return dict(example, image=augment(example['image'], rng, pad=pad,
-                                     max_rotation=max_rotation))
+def _augment_example(example, rng, **kwargs):
+  return dict(example, image=augment(example['image'], rng, **kwargs))
 
 
 def get_split(config: Any, split: str, *, batch_size: int

@@ -17,6 +17,7 @@ the real examples, the padding being all zeros.
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -101,6 +102,31 @@ def per_process_batch_size(global_batch_size: int, process_count: int,
   return global_batch_size // process_count
 
 
+class CachedReader:
+  """Reads items of a sequence, remembering the last `size` of them.
+
+  Picklable (the cache is not), so sources built on it can go to grain's
+  worker processes.
+  """
+
+  def __init__(self, items: Sequence[Any], size: int):
+    self._items = items
+    self._size = size
+    self._read = functools.lru_cache(maxsize=size)(items.__getitem__)
+
+  def __len__(self) -> int:
+    return len(self._items)
+
+  def __getitem__(self, index: int) -> Any:
+    return self._read(index)
+
+  def __getstate__(self):
+    return {'items': self._items, 'size': self._size}
+
+  def __setstate__(self, state):
+    self.__init__(state['items'], state['size'])
+
+
 def _with_mask(example: Example) -> Example:
   return dict(example, mask=np.True_)
 
@@ -121,6 +147,7 @@ def train_iterator(
     process_index: int = 0,
     process_count: int = 1,
     num_threads: int = 1,
+    num_workers: int = 0,
     prefetch_batches: int = _PREFETCH_BATCHES,
     map_fn: Callable[[Example], Example] | None = None,
     random_map_fn: Callable[[Example, np.random.Generator], Example]
@@ -139,6 +166,10 @@ def train_iterator(
     process_index: this process's index.
     process_count: number of processes.
     num_threads: grain read threads (0: read in the calling thread).
+    num_workers: worker processes making batches (0: none). Worker w makes
+      batches w, w + num_workers, ..., read in turn, so the batches are the
+      same for any number of workers; for pipelines whose Python work
+      (decoding records, augmentation) one core cannot keep up with.
     prefetch_batches: batches read ahead.
     map_fn: optional transform applied to each example before batching.
     random_map_fn: optional random transform (augmentation) applied after
@@ -165,7 +196,11 @@ def train_iterator(
   read_options = grain.ReadOptions(
       num_threads=num_threads,
       prefetch_buffer_size=prefetch_batches if num_threads else 0)
-  return iter(ds.to_iter_dataset(read_options))
+  iter_ds = ds.to_iter_dataset(read_options)
+  if num_workers > 0:
+    iter_ds = iter_ds.mp_prefetch(grain.MultiprocessingOptions(
+        num_workers=num_workers, per_worker_buffer_size=prefetch_batches))
+  return iter(iter_ds)
 
 
 class _PaddedSource(Sequence):

@@ -36,6 +36,7 @@ Config fields read by `get_dataset` (an ml_collections.ConfigDict):
   eval_batch_size: int, global evaluation batch size.
   data_seed: int, training shuffle seed.
   data_threads: int, grain read threads per iterator (0: no threads).
+  data_workers: int, grain worker processes for training batches (0: none).
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -434,7 +435,7 @@ class QuestionSource(Sequence):
   def __init__(self, images: Sequence[dict[str, np.ndarray]],
                cache_size: int = 32):
     self._images = images
-    self._read = functools.lru_cache(maxsize=cache_size)(images.__getitem__)
+    self._read = pipeline.CachedReader(images, cache_size)
 
   def __len__(self) -> int:
     return len(self._images) * NUM_QUESTIONS
@@ -443,7 +444,7 @@ class QuestionSource(Sequence):
     if not 0 <= index < len(self):
       raise IndexError(index)
     image_index, q = divmod(int(index), NUM_QUESTIONS)
-    record = self._read(image_index)
+    record = self._read[image_index]
     return {
         'image': record['image'],
         'question': record['questions'][q].astype(np.float32),
@@ -508,7 +509,8 @@ def get_dataset(
       seed=config.data_seed,
       process_index=process_index,
       process_count=process_count,
-      num_threads=num_threads)
+      num_threads=num_threads,
+      num_workers=config.data_workers)
   eval_iter_fn = pipeline.eval_iterable_fn(
       QuestionSource(b.as_data_source('test')),
       batch_size=eval_batch,
