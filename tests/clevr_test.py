@@ -440,3 +440,20 @@ def test_other_clevr_configs_train(prepared, tmp_path, name):
     config.model.adahan_max_cells = 8  # of the 16 tiny cells
   report = train.train_and_evaluate(config, str(tmp_path))
   assert np.isfinite(report['loss'])
+
+
+def test_prepare_command(release, tmp_path):
+  def prepare(*flags):
+    return subprocess.run(
+        [sys.executable, '-m', 'hardattn.prepare', '--dataset=clevr',
+         f'--data_dir={tmp_path}', f'--image_size={SIZE}', *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+
+  missing = prepare(f'--manual_dir={tmp_path / "nowhere"}')
+  assert missing.returncode == 1 and 'Traceback' not in missing.stderr
+  assert f'No CLEVR release found at {tmp_path / "nowhere"}' in (
+      missing.stderr)
+  done = prepare(f'--manual_dir={release}')
+  assert done.returncode == 0, done.stderr
+  assert 'clevr_questions' in done.stdout and f'img{SIZE}' in done.stdout
+  assert all(b.is_prepared() for b in clevr.builders(str(tmp_path), SIZE))

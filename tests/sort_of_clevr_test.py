@@ -29,6 +29,7 @@ def _config(data_dir, **overrides):
       'eval_batch_size': 64,
       'data_seed': 0,
       'data_threads': 1,
+      'data_workers': 0,
   })
   config.update(overrides)
   return config
