@@ -115,6 +115,11 @@ _TYPE_OF_FUNCTION = {
        for a in ('color', 'material', 'shape', 'size')},
 }
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[;,]")
+_INFO_COMMON = dict(
+    homepage='https://cs.stanford.edu/people/jcjohns/clevr/',
+    citation='Johnson et al. 2017, arXiv:1612.06890.',
+    # Record i is question (or image) i of the release, in its order.
+    disable_shuffling=True)
 
 
 class CorruptImageError(errors.UserError):
@@ -426,10 +431,7 @@ class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
             'question_type': scalar(),
         }),
         metadata=tfds.core.MetadataDict(),
-        homepage='https://cs.stanford.edu/people/jcjohns/clevr/',
-        citation='Johnson et al. 2017, arXiv:1612.06890.',
-        disable_shuffling=True,
-    )
+        **_INFO_COMMON)
 
   def _split_generators(self, dl_manager):
     release = _release_for(self, dl_manager)
@@ -490,10 +492,7 @@ class ClevrImages(tfds.core.GeneratorBasedBuilder):
                 shape=(size, size, 3), dtype=np.uint8,
                 encoding=tfds.features.Encoding.ZLIB),
         }),
-        homepage='https://cs.stanford.edu/people/jcjohns/clevr/',
-        citation='Johnson et al. 2017, arXiv:1612.06890.',
-        disable_shuffling=True,
-    )
+        **_INFO_COMMON)
 
   def _split_generators(self, dl_manager):
     release = _release_for(self, dl_manager)
