@@ -42,8 +42,8 @@ def main(argv):
     sys.exit(f'error: {e}')
   logging.info('Done. Eval report: %s', os.path.join(
       os.path.abspath(os.path.expanduser(_WORKDIR.value)), 'eval_report.json'))
-  logging.info('accuracy %.4f | %s', report['accuracy'], ' | '.join(
-      f'{k} {v:.4f}' for k, v in sorted(report['accuracy_by_type'].items())))
+  logging.info('%s accuracy (%%): %s', report['split'], ' | '.join(
+      f'{name} {100 * acc:.1f}' for name, acc in report['table']))
 
 
 if __name__ == '__main__':
