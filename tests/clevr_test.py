@@ -418,6 +418,10 @@ def test_train_han_rn_and_export_test_answers(prepared, release, tmp_path):
   lines = open(output).read().splitlines()
   vocab = clevr.load_vocabulary(clevr.builders(prepared, SIZE)[0])
   assert len(lines) == 4 and all(a in vocab.answers for a in lines)
+  # A config whose model differs from the trained one: one clear error.
+  config.model.lstm_dim = 24
+  with pytest.raises(errors.UserError, match='does not fit this config'):
+    export.export_answers(config, workdir, 'test', output)
 
 
 def test_export_without_checkpoint_is_a_user_error(prepared, tmp_path):
