@@ -51,7 +51,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import importlib.util
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from hardattn import datasets

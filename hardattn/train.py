@@ -56,6 +56,16 @@ def create_train_state(model: nn.Module, batch: Mapping[str, Any],
                            tx=tx)
 
 
+def dummy_inputs(meta: Any, batch_size: int) -> dict[str, jax.Array]:
+  """Zero images and questions of the dataset's shapes, for init."""
+  return {
+      'image': jnp.zeros((batch_size,) + tuple(meta.image_shape), jnp.uint8),
+      'question': jnp.zeros((batch_size,) + tuple(meta.question_shape),
+                            jnp.float32 if meta.question_kind == 'vector'
+                            else jnp.int32),
+  }
+
+
 def train_step(state: TrainState, batch: Mapping[str, jax.Array],
                rng: jax.Array) -> tuple[TrainState, metrics_lib.TrainMetrics]:
   """One optimizer step on a (global) batch.
@@ -190,16 +200,10 @@ def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
                            f'hardattn.main on this workdir.')
   model = models.create_model(config.model_name, meta, **config.model)
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
-  dummy = {
-      'image': jnp.zeros((1,) + tuple(meta.image_shape), jnp.uint8),
-      'question': jnp.zeros((1,) + tuple(meta.question_shape),
-                            jnp.float32 if meta.question_kind == 'vector'
-                            else jnp.int32),
-  }
   repl = sharding.replicated(mesh)
   abstract = jax.eval_shape(
-      lambda batch, rng: create_train_state(model, batch, tx, rng), dummy,
-      jax.random.key(0))
+      lambda batch, rng: create_train_state(model, batch, tx, rng),
+      dummy_inputs(meta, 1), jax.random.key(0))
   abstract = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
       abstract)
@@ -308,13 +312,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   repl = sharding.replicated(mesh)
   data = sharding.data_sharding(mesh)
-  local_batch = config.batch_size // jax.process_count()
-  dummy = {
-      'image': jnp.zeros((local_batch,) + tuple(meta.image_shape), jnp.uint8),
-      'question': jnp.zeros((local_batch,) + tuple(meta.question_shape),
-                            jnp.float32 if meta.question_kind == 'vector'
-                            else jnp.int32),
-  }
+  dummy = dummy_inputs(meta, config.batch_size // jax.process_count())
   init_fn = jax.jit(functools.partial(create_train_state, model, tx=tx),
                     out_shardings=repl)
   state = init_fn(dummy, rng=init_rng)

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from hardattn import errors
 from hardattn import train
 from hardattn.datasets import clevr
-from hardattn.datasets import pipeline
 from tests import clevr_fixture
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -505,10 +505,13 @@ class ClevrImages(tfds.core.GeneratorBasedBuilder):
     size = self.builder_config.image_size
     decode = functools.partial(release.decode_image, split, size=size)
     workers = max(1, os.cpu_count() or 1)
+    chunk = 64 * workers  # bounds the decoded images held in memory
     # PIL releases the GIL while decoding and resizing.
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-      for i, image in enumerate(pool.map(decode, names)):
-        yield i, {'image': image}
+      for start in range(0, len(names), chunk):
+        images = pool.map(decode, names[start:start + chunk])
+        for i, image in enumerate(images, start=start):
+          yield i, {'image': image}
 
 
 def _release_for(builder, dl_manager) -> Release:

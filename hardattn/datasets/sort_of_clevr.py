@@ -41,7 +41,6 @@ Config fields read by `get_dataset` (an ml_collections.ConfigDict):
 
 from collections.abc import Callable, Iterator, Sequence
 import dataclasses
-import functools
 import logging
 import os
 from typing import Any
