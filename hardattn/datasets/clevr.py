@@ -528,27 +528,16 @@ def _release_for(builder, dl_manager) -> Release:
   return locate(os.fspath(dl_manager.download(URL)))
 
 
-class _DropCustomConfigWarning(logging.Filter):
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith('Using custom data configuration')
-
-
 def builders(data_dir: str, image_size: int = 128
              ) -> tuple[ClevrQuestions, ClevrImages]:
   """The questions and images builders under `data_dir` (maybe unprepared)."""
   data_dir = os.path.expanduser(data_dir)
   config = ('img128' if image_size == 128
             else ClevrImagesConfig(image_size=image_size))
-  log_filter = _DropCustomConfigWarning()
-  absl_logger = logging.getLogger('absl')
-  absl_logger.addFilter(log_filter)
-  try:
+  with pipeline.no_custom_config_warning():
     return (ClevrQuestions(data_dir=data_dir, file_format='array_record'),
             ClevrImages(data_dir=data_dir, config=config,
                         file_format='array_record'))
-  finally:
-    absl_logger.removeFilter(log_filter)
 
 
 def prepare(data_dir: str, manual_dir: str | None, *, image_size: int = 128,

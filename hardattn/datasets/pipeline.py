@@ -16,8 +16,10 @@ the real examples, the padding being all zeros.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+import contextlib
 import dataclasses
 import functools
+import logging
 import math
 from typing import Any
 
@@ -100,6 +102,25 @@ def per_process_batch_size(global_batch_size: int, process_count: int,
         f'config.{what}={global_batch_size} must be a positive multiple of '
         f'the number of processes ({process_count}).')
   return global_batch_size // process_count
+
+
+class _DropCustomConfigWarning(logging.Filter):
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith('Using custom data configuration')
+
+
+@contextlib.contextmanager
+def no_custom_config_warning() -> Iterator[None]:
+  """Hides TFDS's warning about configs not in BUILDER_CONFIGS (expected
+  for our sized variants) while builders are made."""
+  log_filter = _DropCustomConfigWarning()
+  absl_logger = logging.getLogger('absl')
+  absl_logger.addFilter(log_filter)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(log_filter)
 
 
 class CachedReader:

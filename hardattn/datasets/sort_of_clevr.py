@@ -354,13 +354,6 @@ class SortOfClevr(tfds.core.GeneratorBasedBuilder):
       yield index, generate_scene(seed, split, index).as_dict()
 
 
-class _DropCustomConfigWarning(logging.Filter):
-  """Hides TFDS's warning about configs not in BUILDER_CONFIGS (expected)."""
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith('Using custom data configuration')
-
-
 def builder(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
             num_test_images: int = DEFAULT_NUM_TEST_IMAGES,
             seed: int = DEFAULT_SEED) -> SortOfClevr:
@@ -372,14 +365,9 @@ def builder(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
     config = SortOfClevrConfig(
         num_train_images=num_train_images, num_test_images=num_test_images,
         seed=seed)
-  log_filter = _DropCustomConfigWarning()
-  absl_logger = logging.getLogger('absl')
-  absl_logger.addFilter(log_filter)
-  try:
+  with pipeline.no_custom_config_warning():
     return SortOfClevr(data_dir=os.path.expanduser(data_dir), config=config,
                        file_format='array_record')
-  finally:
-    absl_logger.removeFilter(log_filter)
 
 
 def prepare(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
