@@ -17,10 +17,12 @@ from hardattn import errors
 from hardattn.datasets import clevr
 from hardattn.datasets import pipeline
 from hardattn.datasets import sort_of_clevr
+from hardattn.datasets import spatial
 
 DATASETS = {
     'clevr': clevr,
     'sort_of_clevr': sort_of_clevr,
+    'spatial': spatial,
 }
 
 

@@ -24,7 +24,8 @@ Image i of split s is generated from `np.random.default_rng([seed, s, i])`
 
 Data are stored as a TFDS dataset (ArrayRecord, one record per image) with
 `prepare` or `python -m hardattn.prepare --dataset=sort_of_clevr
---data_dir=DIR`, and read back without TensorFlow.
+--data_dir=DIR`, and read back without TensorFlow (the plumbing is
+`hardattn.datasets.generated`'s).
 
 Config fields read by `get_dataset` (an ml_collections.ConfigDict):
   data_dir: str, root of prepared datasets ('~' is expanded).
@@ -39,16 +40,13 @@ Config fields read by `get_dataset` (an ml_collections.ConfigDict):
   data_workers: int, grain worker processes for training batches (0: none).
 """
 
-from collections.abc import Callable, Iterator, Sequence
 import dataclasses
-import logging
-import os
-from typing import Any
+import functools
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from hardattn import errors
+from hardattn.datasets import generated
 from hardattn.datasets import pipeline
 
 NAME = 'sort_of_clevr'
@@ -79,11 +77,12 @@ NON_RELATIONAL_BIT = 6
 RELATIONAL_BIT = 7
 FIRST_SUBTYPE_BIT = 8
 
-SPLIT_IDS = {'train': 0, 'test': 1}
+SPLIT_IDS = generated.SPLIT_IDS
 DEFAULT_NUM_TRAIN_IMAGES = 9800
 DEFAULT_NUM_TEST_IMAGES = 200
 DEFAULT_SEED = 0
 
+_DESCRIPTION = __doc__.split('\n\n')[0]
 _CENTER_LOW, _CENTER_HIGH = HALF_SIZE, IMAGE_SIZE - HALF_SIZE  # [5, 70).
 _MIDDLE = IMAGE_SIZE / 2  # 37.5
 _SIZE = 2 * HALF_SIZE
@@ -273,171 +272,34 @@ def generate_scene(seed: int, split: str, index: int) -> Scene:
 # ---------------------------------------------------------------- TFDS ----
 
 
-class SortOfClevrConfig(tfds.core.BuilderConfig):
-  """Sizes and seed of a Sort-of-CLEVR variant."""
-
-  def __init__(self, *, num_train_images: int, num_test_images: int,
-               seed: int, name: str | None = None, **kwargs):
-    if name is None:
-      name = config_name(num_train_images, num_test_images, seed)
-    super().__init__(
-        name=name,
-        description=(f'{num_train_images} train / {num_test_images} test '
-                     f'images, seed {seed}.'),
-        **kwargs)
-    self.num_train_images = num_train_images
-    self.num_test_images = num_test_images
-    self.seed = seed
-
-
-def config_name(num_train_images: int, num_test_images: int,
-                seed: int) -> str:
-  """'default' for the standard sizes, else e.g. 'train100_test7_seed3'."""
-  if (num_train_images, num_test_images, seed) == (
-      DEFAULT_NUM_TRAIN_IMAGES, DEFAULT_NUM_TEST_IMAGES, DEFAULT_SEED):
-    return 'default'
-  return f'train{num_train_images}_test{num_test_images}_seed{seed}'
-
-
-class SortOfClevr(tfds.core.GeneratorBasedBuilder):
-  """Sort-of-CLEVR, one example per image with its 20 questions."""
+class SortOfClevr(generated.Builder):
+  """Sort-of-CLEVR, one record per image with its 20 questions."""
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-  BUILDER_CONFIGS = [
-      SortOfClevrConfig(
-          name='default',
-          num_train_images=DEFAULT_NUM_TRAIN_IMAGES,
-          num_test_images=DEFAULT_NUM_TEST_IMAGES,
-          seed=DEFAULT_SEED),
-  ]
-  DEFAULT_CONFIG_NAME = 'default'
+  DEFAULT_SIZES = generated.Sizes(
+      num_train_images=DEFAULT_NUM_TRAIN_IMAGES,
+      num_test_images=DEFAULT_NUM_TEST_IMAGES, seed=DEFAULT_SEED)
+  DESCRIPTION = _DESCRIPTION
+  CITATION = 'Santoro et al. 2017, arXiv:1706.01427.'
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    tensor = tfds.features.Tensor
-    raw = tfds.features.Encoding.BYTES
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__.split('\n\n')[0],
-        features=tfds.features.FeaturesDict({
-            'image': tensor(
-                shape=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8,
-                encoding=tfds.features.Encoding.ZLIB),
-            'questions': tensor(
-                shape=(NUM_QUESTIONS, QUESTION_DIM), dtype=np.uint8,
-                encoding=raw),
-            'answers': tensor(
-                shape=(NUM_QUESTIONS,), dtype=np.int32, encoding=raw),
-            'question_types': tensor(
-                shape=(NUM_QUESTIONS,), dtype=np.int32, encoding=raw),
-            'object_shapes': tensor(
-                shape=(NUM_OBJECTS,), dtype=np.int32, encoding=raw),
-            'object_centers': tensor(
-                shape=(NUM_OBJECTS, 2), dtype=np.int32, encoding=raw),
-        }),
-        citation='Santoro et al. 2017, arXiv:1706.01427.',
-        # Record i is image i (TFDS would otherwise shuffle by key hash).
-        disable_shuffling=True,
-    )
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Generated, nothing to download.
-    config = self.builder_config
+  def features(self) -> dict[str, tfds.features.FeatureConnector]:
+    tensor = generated.tensor
     return {
-        'train': self._generate_examples('train', config.num_train_images),
-        'test': self._generate_examples('test', config.num_test_images),
+        'image': tensor((IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8, zlib=True),
+        'questions': tensor((NUM_QUESTIONS, QUESTION_DIM), np.uint8),
+        'answers': tensor((NUM_QUESTIONS,), np.int32),
+        'question_types': tensor((NUM_QUESTIONS,), np.int32),
+        'object_shapes': tensor((NUM_OBJECTS,), np.int32),
+        'object_centers': tensor((NUM_OBJECTS, 2), np.int32),
     }
 
-  def _generate_examples(self, split: str, num_images: int):
-    seed = self.builder_config.seed
-    for index in range(num_images):
-      yield index, generate_scene(seed, split, index).as_dict()
-
-
-def builder(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
-            num_test_images: int = DEFAULT_NUM_TEST_IMAGES,
-            seed: int = DEFAULT_SEED) -> SortOfClevr:
-  """The builder of a variant, stored under `data_dir` (not prepared)."""
-  name = config_name(num_train_images, num_test_images, seed)
-  if name == 'default':
-    config = name
-  else:
-    config = SortOfClevrConfig(
-        num_train_images=num_train_images, num_test_images=num_test_images,
-        seed=seed)
-  with pipeline.no_custom_config_warning():
-    return SortOfClevr(data_dir=os.path.expanduser(data_dir), config=config,
-                       file_format='array_record')
-
-
-def prepare(data_dir: str, *, num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
-            num_test_images: int = DEFAULT_NUM_TEST_IMAGES,
-            seed: int = DEFAULT_SEED) -> SortOfClevr:
-  """Generates and writes a variant unless it is already there.
-
-  Args:
-    data_dir: root directory of prepared datasets ('~' is expanded).
-    num_train_images: images in the 'train' split.
-    num_test_images: images in the 'test' split.
-    seed: generation seed.
-
-  Returns:
-    The prepared builder; `builder.data_dir` is where the data are.
-  """
-  b = builder(data_dir, num_train_images=num_train_images,
-              num_test_images=num_test_images, seed=seed)
-  if b.is_prepared():
-    logging.info('Sort-of-CLEVR already prepared in %s', b.data_dir)
-    return b
-  tfds.disable_progress_bar()
-  logging.info('Generating Sort-of-CLEVR into %s', b.data_dir)
-  b.download_and_prepare(file_format='array_record')
-  logging.info('Wrote Sort-of-CLEVR to %s', b.data_dir)
-  return b
-
-
-def prepare_command(data_dir: str, num_train_images: int,
-                    num_test_images: int, seed: int) -> str:
-  """The shell command that prepares a variant."""
-  command = f'python -m hardattn.prepare --dataset={NAME} --data_dir={data_dir}'
-  if num_train_images != DEFAULT_NUM_TRAIN_IMAGES:
-    command += f' --num_train_images={num_train_images}'
-  if num_test_images != DEFAULT_NUM_TEST_IMAGES:
-    command += f' --num_test_images={num_test_images}'
-  if seed != DEFAULT_SEED:
-    command += f' --seed={seed}'
-  return command
+  def generate(self, seed: int, split: str, index: int
+               ) -> dict[str, np.ndarray]:
+    return generate_scene(seed, split, index).as_dict()
 
 
 # ----------------------------------------------------------- Pipeline ----
-
-
-class QuestionSource(Sequence):
-  """One example per (image, question) over an image-level data source.
-
-  Example q is question q % 20 of image q // 20; images are read on demand,
-  and the last few are cached (an in-order pass reads each image once).
-  """
-
-  def __init__(self, images: Sequence[dict[str, np.ndarray]],
-               cache_size: int = 32):
-    self._images = images
-    self._read = pipeline.CachedReader(images, cache_size)
-
-  def __len__(self) -> int:
-    return len(self._images) * NUM_QUESTIONS
-
-  def __getitem__(self, index: int) -> dict[str, Any]:
-    if not 0 <= index < len(self):
-      raise IndexError(index)
-    image_index, q = divmod(int(index), NUM_QUESTIONS)
-    record = self._read[image_index]
-    return {
-        'image': record['image'],
-        'question': record['questions'][q].astype(np.float32),
-        'answer': np.int32(record['answers'][q]),
-        'question_type': np.int32(record['question_types'][q]),
-    }
 
 
 def meta(num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
@@ -459,90 +321,21 @@ def meta(num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
       question_text=question_text)
 
 
-def get_dataset(
-    config: Any, *, process_index: int = 0, process_count: int = 1
-) -> tuple[Iterator[pipeline.Batch],
-           Callable[[], Iterator[pipeline.Batch]], pipeline.DatasetMeta]:
-  """Train iterator, eval iterable factory and metadata for this process.
+DATASET = generated.GeneratedDataset(
+    builder_class=SortOfClevr, title='Sort-of-CLEVR',
+    num_questions=NUM_QUESTIONS, question_dtype=np.float32, meta_fn=meta)
 
-  Args:
-    config: ConfigDict with the fields listed in the module docstring.
-    process_index: this process's index.
-    process_count: number of processes.
-
-  Returns:
-    (train_iter, eval_iter_fn, meta). train_iter yields endless shuffled
-    batches {image uint8 [b, 75, 75, 3], question float32 [b, 11], answer
-    int32 [b], question_type int32 [b], mask bool [b]} with b = batch_size //
-    process_count, and supports get_state()/set_state(). eval_iter_fn()
-    returns a fresh in-order pass over this process's share of the 'test'
-    split, in batches of eval_batch_size // process_count, padded with zeros
-    (mask False).
-
-  Raises:
-    errors.DatasetNotFoundError: the data are not prepared and
-      config.prepare_if_missing is false.
-    errors.UserError: a batch size is not divisible by process_count.
-  """
-  train_batch = pipeline.per_process_batch_size(
-      config.batch_size, process_count, 'batch_size')
-  eval_batch = pipeline.per_process_batch_size(
-      config.eval_batch_size, process_count, 'eval_batch_size')
-  b = _open(config)
-  num_threads = config.data_threads
-  train_iter = pipeline.train_iterator(
-      QuestionSource(b.as_data_source('train')),
-      batch_size=train_batch,
-      seed=config.data_seed,
-      process_index=process_index,
-      process_count=process_count,
-      num_threads=num_threads,
-      num_workers=config.data_workers)
-  eval_iter_fn = pipeline.eval_iterable_fn(
-      QuestionSource(b.as_data_source('test')),
-      batch_size=eval_batch,
-      process_index=process_index,
-      process_count=process_count,
-      num_threads=num_threads)
-  return train_iter, eval_iter_fn, nominal_meta(config)
-
-
-def _sizes(config: Any) -> dict[str, int]:
-  return dict(num_train_images=config.sort_of_clevr.num_train_images,
-              num_test_images=config.sort_of_clevr.num_test_images,
-              seed=config.sort_of_clevr.seed)
-
-
-def _open(config: Any) -> SortOfClevr:
-  """The prepared builder, generating the data if allowed."""
-  sizes = _sizes(config)
-  data_dir = os.path.expanduser(config.data_dir)
-  b = builder(data_dir, **sizes)
-  if not b.is_prepared():
-    if not config.prepare_if_missing:
-      raise errors.DatasetNotFoundError(
-          f'Sort-of-CLEVR is not prepared in {b.data_dir}. Prepare it with\n'
-          f'  {prepare_command(data_dir, **sizes)}\n'
-          'or set config.prepare_if_missing=True.')
-    logging.info('Sort-of-CLEVR not found in %s; preparing it.', b.data_dir)
-    b = prepare(data_dir, **sizes)
-  return b
-
-
-def nominal_meta(config: Any) -> pipeline.DatasetMeta:
-  """The DatasetMeta of the configured variant (reads no data)."""
-  return meta(config.sort_of_clevr.num_train_images,
-              config.sort_of_clevr.num_test_images)
-
-
-def get_split(config: Any, split: str, *, batch_size: int
-              ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
-                         pipeline.DatasetMeta]:
-  """An in-order pass over split 'train' or 'test', padded batches."""
-  if split not in ('train', 'test'):
-    raise errors.UserError(
-        f"Sort-of-CLEVR has splits 'train' and 'test', not {split!r}.")
-  source = QuestionSource(_open(config).as_data_source(split))
-  iter_fn = pipeline.eval_iterable_fn(source, batch_size=batch_size,
-                                      num_threads=config.data_threads)
-  return iter_fn, nominal_meta(config)
+# The module's API (see `generated.GeneratedDataset`): batches are {image
+# uint8 [b, 75, 75, 3], question float32 [b, 11], answer int32 [b],
+# question_type int32 [b], mask bool [b]}.
+builder = DATASET.builder
+prepare = DATASET.prepare
+prepare_command = DATASET.prepare_command
+config_name = DATASET.config_name
+get_dataset = DATASET.get_dataset
+get_split = DATASET.get_split
+nominal_meta = DATASET.nominal_meta
+SortOfClevrConfig = generated.Config
+QuestionSource = functools.partial(
+    generated.QuestionSource, num_questions=NUM_QUESTIONS,
+    question_dtype=np.float32)
