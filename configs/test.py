@@ -29,4 +29,9 @@ def get_config(arg=None):
   if config.model_name == 'cnn_mlp':
     base_config.remove_attention_fields(config.model)
     config.model.hidden_features = (16,)
+  attention, _, aggregation = config.model_name.partition('_')
+  if attention in ('san', 'smem'):
+    base_config.use_soft_attention(config, attention, hops=2,
+                                   rn=aggregation == 'rn')
+    config.model.attention_dim = 16
   return config

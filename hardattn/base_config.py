@@ -137,12 +137,73 @@ def clevr_config(model_name: str, arg: str | None, **extra_args
   return c, args
 
 
+def spatial_config(model_name: str, arg: str | None, **extra_args
+                   ) -> tuple[ml_collections.ConfigDict,
+                              ml_collections.ConfigDict]:
+  """The spatial-reasoning set's settings shared by configs/spatial_*.py.
+
+  64x64 images through a 3-layer 24-wide CNN (8x8 cells, 8 px each, so an
+  8x8 object covers 1 to 4 cells), 32-d word embeddings and a 128-unit LSTM
+  for the question, the Sort-of-CLEVR sizes otherwise, and one training
+  budget (4,000 steps of 64) for every model so their accuracies compare.
+
+  Args:
+    model_name: a key of hardattn.models.MODELS.
+    arg: the config argument, e.g. 'frac=0.5' or 'hops=1'.
+    **extra_args: the preset keys the config takes, with defaults.
+
+  Returns:
+    (config, parsed preset arguments).
+  """
+  args = parse_arg(arg, **extra_args)
+  c = base_config()
+  del c.sort_of_clevr
+  c.dataset = 'spatial'
+  c.spatial = ml_collections.ConfigDict(dict(
+      num_train_images=10_000, num_test_images=1_000, seed=0))
+  c.model_name = model_name
+  c.model.cnn_features = (24, 24, 24)
+  c.model.word_embed_dim = 32
+  c.model.lstm_dim = 128
+  c.num_train_steps = 4_000
+  return c, args
+
+
 def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
-  """Drops fields that models without attention or RN don't take."""
+  """Drops fields that models without attention or RN (CNN+MLP) don't take."""
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
               'rn_factorized'):
     del model[key]
+
+
+def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
+                       hops: int, rn: bool = False) -> None:
+  """Turns a config's model into SAN or SMem (see vqa.SoftAttentionModel).
+
+  Args:
+    config: a config from `base_config()` (or built on it), changed in place.
+    attention: 'san' | 'smem'.
+    hops: attention hops (SAN 1 or 2 or more; SMem 1 or 2).
+    rn: aggregate with the relational network under soft pair weights
+      (model 'san_rn' / 'smem_rn') instead of the hops' weighted sum.
+  """
+  if attention not in ('san', 'smem'):
+    raise ValueError(f"attention must be 'san' or 'smem', got {attention!r}")
+  model = config.model
+  for key in ('fraction', 'adahan_threshold', 'adahan_max_cells',
+              'adahan_squared_norm'):
+    del model[key]
+  if attention == 'smem':  # SMem reads raw cells with its own word vectors.
+    for key in ('fusion_features', 'word_embed_dim', 'lstm_dim'):
+      if key in model:
+        del model[key]
+  if not rn:
+    del model['g_features']
+    del model['rn_factorized']
+  config.model_name = attention + ('_rn' if rn else '')
+  model.hops = hops  # attention hops
+  model.attention_dim = 256  # SAN: width of h; SMem: word/evidence size
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:

@@ -18,10 +18,20 @@ TOKEN_META = types.SimpleNamespace(num_answers=28, question_kind='tokens',
                                    vocab_size=30)
 SMALL = dict(cnn_features=(8, 8, 8, 8), f_features=(16,))
 ATTENTION_SMALL = dict(SMALL, fusion_features=(16,), g_features=(16, 16))
+SOFT = ('san', 'san_rn', 'smem', 'smem_rn')
 
 
 def _small(name):
-  return SMALL if name == 'cnn_mlp' else ATTENTION_SMALL
+  if name == 'cnn_mlp':
+    return SMALL
+  if name in SOFT:
+    kw = dict(ATTENTION_SMALL, attention_dim=16)
+    if name.startswith('smem'):
+      del kw['fusion_features']
+    if not name.endswith('_rn'):
+      del kw['g_features']
+    return kw
+  return ATTENTION_SMALL
 
 
 def _run(model, image, question, train):
@@ -50,6 +60,10 @@ def test_vector_questions(name, train):
   chex.assert_shape([aux['norms'], aux['cell_mask']], (3, cells))
   chex.assert_equal_shape([aux['indices'], aux['mask']])
   kept = np.asarray(aux['cell_mask']).sum(-1)
+  if name in SOFT:  # Weights summing to 1; the effective fraction.
+    np.testing.assert_allclose(kept, 1.0, rtol=1e-5)
+    assert np.all((aux['fraction_kept'] > 0) & (aux['fraction_kept'] <= 1))
+    return
   np.testing.assert_allclose(aux['fraction_kept'], kept / cells, rtol=1e-6)
   if name.startswith('han'):
     chex.assert_shape(aux['indices'], (3, 6))  # round(0.25 * 25)
@@ -60,7 +74,8 @@ def test_vector_questions(name, train):
     np.testing.assert_array_equal(kept, [cells] * 3)
 
 
-@pytest.mark.parametrize('name', ['rn', 'han_rn', 'adahan_sum', 'cnn_mlp'])
+@pytest.mark.parametrize('name', ['rn', 'han_rn', 'adahan_sum', 'cnn_mlp', 'san',
+                                  'smem_rn'])
 def test_token_questions_and_clevr_grid(name):
   image = jnp.zeros((2, 128, 128, 3), jnp.float32)
   tokens = jnp.asarray([[4, 5, 6, 0, 0], [7, 1, 0, 0, 0]], jnp.int32)

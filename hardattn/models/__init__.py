@@ -24,6 +24,14 @@ MODELS = {
                                     aggregation='sum'),
     'adahan_rn': functools.partial(vqa.VQAModel, attention='adahan',
                                    aggregation='rn'),
+    'san': functools.partial(vqa.SoftAttentionModel, attention='san',
+                             aggregation='sum'),
+    'san_rn': functools.partial(vqa.SoftAttentionModel, attention='san',
+                                aggregation='rn'),
+    'smem': functools.partial(vqa.SoftAttentionModel, attention='smem',
+                              aggregation='sum'),
+    'smem_rn': functools.partial(vqa.SoftAttentionModel, attention='smem',
+                                 aggregation='rn'),
 }
 
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}

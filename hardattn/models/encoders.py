@@ -121,3 +121,34 @@ class VectorQuestionEncoder(nn.Module):
   def __call__(self, question: jax.Array) -> jax.Array:
     """[batch, dim] -> [batch, dim] float."""
     return question.astype(jnp.float32).reshape(question.shape[0], -1)
+
+
+class WordVectors(nn.Module):
+  """A question as a set of word vectors, for word-guided attention (SMem).
+
+  Token questions: each token's embedding; token 0 is padding. Vector
+  questions (decision): each of the Q entries is a word with its own vector,
+  scaled by the entry, and zero entries are padding; Sort-of-CLEVR's 11 bits
+  are then three words (colour, question kind, subtype).
+  """
+  question_kind: str = 'vector'  # 'vector' | 'tokens'
+  vocab_size: int = 0  # tokens only
+  embed_dim: int = 256  # word vector size
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, question: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[b, T] tokens or [b, Q] vector -> ([b, T, N] words, [b, T] mask)."""
+    if self.question_kind == 'tokens':
+      words = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype,
+                       name='embed')(question)
+      return words, question != 0
+    if self.question_kind == 'vector':
+      question = question.reshape(question.shape[0], -1)
+      table = self.param('embed', nn.linear.default_embed_init,
+                         (question.shape[-1], self.embed_dim), jnp.float32)
+      words = question.astype(self.dtype)[:, :, None] * table.astype(
+          self.dtype)
+      return words, question != 0
+    raise ValueError(f"question_kind must be 'vector' or 'tokens', got "
+                     f'{self.question_kind!r}')

@@ -5,6 +5,11 @@ References:
   Attention". ECCV 2018, arXiv:1808.00300.
   Santoro et al. "A simple neural network module for relational reasoning".
   NeurIPS 2017, arXiv:1706.01427 (the RN, and the CNN+MLP baseline).
+  Yang et al. "Stacked Attention Networks for Image Question Answering".
+  CVPR 2016, arXiv:1511.02274 (SAN).
+  Xu & Saenko. "Ask, Attend and Answer: Exploring Question-Guided Spatial
+  Attention for Visual Question Answering". ECCV 2016, arXiv:1511.05234
+  (SMem-VQA).
 """
 
 from collections.abc import Sequence
@@ -17,9 +22,20 @@ from hardattn.models import aggregation as agg_lib
 from hardattn.models import encoders
 from hardattn.models import fusion
 from hardattn.models import hard_attention
+from hardattn.models import soft_attention
 
 ATTENTIONS = ('none', 'han', 'adahan')
+SOFT_ATTENTIONS = ('san', 'smem')
 AGGREGATIONS = ('sum', 'rn')
+
+
+def all_cells(batch: int, num_cells: int) -> dict[str, jax.Array]:
+  """aux's indices and mask for a model that keeps every cell in order."""
+  return {
+      'indices': jnp.broadcast_to(jnp.arange(num_cells, dtype=jnp.int32),
+                                  (batch, num_cells)),
+      'mask': jnp.ones((batch, num_cells), jnp.float32),
+  }
 
 
 class QuestionEncoder(nn.Module):
@@ -123,19 +139,99 @@ class VQAModel(nn.Module):
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
                                 self.dropout_rate, self.dtype, name='head')(
                                     pooled, train=train)
-    num_cells = m.shape[1]
+    batch, num_cells = norms.shape
     cell_mask = hard_attention.grid_mask(sel, num_cells)
-    indices = sel.indices
-    if indices is None:
-      indices = jnp.broadcast_to(jnp.arange(num_cells, dtype=jnp.int32),
-                                 sel.mask.shape)
-    aux = {
-        'norms': norms,
-        'indices': indices,
-        'mask': sel.mask.astype(jnp.float32),
-        'cell_mask': cell_mask,
-        'fraction_kept': jnp.sum(cell_mask, axis=-1) / num_cells,
-    }
+    aux = all_cells(batch, num_cells)
+    if sel.indices is not None:
+      aux['indices'] = sel.indices
+      aux['mask'] = sel.mask.astype(jnp.float32)
+    aux.update(norms=norms, cell_mask=cell_mask,
+               fraction_kept=jnp.sum(cell_mask, axis=-1) / num_cells)
+    return logits, aux
+
+
+class SoftAttentionModel(nn.Module):
+  """The same backbone and head as `VQAModel`, with soft attention.
+
+  attention='san': the question is fused onto the cells as in `VQAModel`
+  (so SAN and HAN differ only in the attention) and SAN's hops weigh the
+  fused cells. attention='smem': SMem's word-guided hops read the CNN
+  cells directly (its own fusion), with word vectors of size
+  `attention_dim` instead of the LSTM.
+
+  aggregation='sum' passes the hops' output on (SAN's u_K, SMem's O_1 or
+  relu(O_1 + evidence_2)): a weighted sum of the cells plus the query.
+  aggregation='rn' replaces it by sum_ij p_i p_j g(v_i, v_j, query) over
+  the last hop's weights p, values v and query (see
+  `soft_attention.Attended`), i.e. the RN with soft pair weights. The head
+  is `AnswerHead`; with `f_features=()` it is the papers' single answer
+  layer.
+
+  aux: attention [batch, hops, cells] per-hop weights (each sums to 1);
+  cell_mask [batch, cells] the last hop's weights; norms [batch, cells] L2
+  norms of the attended cells; fraction_kept [batch] the last hop's
+  effective fraction of cells, exp(entropy) / cells; indices and mask as a
+  model that keeps every cell.
+  """
+  num_answers: int
+  question_kind: str = 'vector'  # 'vector' | 'tokens'
+  vocab_size: int = 0  # tokens only, from the dataset
+  attention: str = 'san'  # 'san' | 'smem'
+  aggregation: str = 'sum'  # 'sum' | 'rn'
+  hops: int = 2  # san: 1 | 2 (or more); smem: 1 | 2
+  attention_dim: int = 256  # san: width of h; smem: word/evidence size N
+  cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  word_embed_dim: int = 32  # san: LSTM input
+  lstm_dim: int = 128  # san
+  fusion_features: Sequence[int] = (256, 256)  # san: 1x1 conv widths
+  g_features: Sequence[int] = (256, 256, 256, 256)  # rn: g's layers
+  rn_factorized: bool = True  # rn: per-cell split of g's first layer
+  f_features: Sequence[int] = (256, 256)  # answer MLP
+  dropout_rate: float = 0.5
+  dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
+
+  @nn.compact
+  def __call__(self, image: jax.Array, question: jax.Array, *,
+               train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Same contract as `VQAModel.__call__`; aux as in the class doc."""
+    if self.aggregation not in AGGREGATIONS:
+      raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
+                       f'{self.aggregation!r}')
+    cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
+                                    name='image_encoder')(image, train=train)
+    if self.attention == 'san':
+      q = QuestionEncoder(self.question_kind, self.vocab_size,
+                          self.word_embed_dim, self.lstm_dim, self.dtype,
+                          name='question_encoder')(question)
+      cells = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
+          cells, q)
+      attended = soft_attention.StackedAttention(
+          self.hops, self.attention_dim, self.dtype, name='san')(cells, q)
+    elif self.attention == 'smem':
+      words, word_mask = encoders.WordVectors(
+          self.question_kind, self.vocab_size, self.attention_dim, self.dtype,
+          name='word_vectors')(question)
+      attended = soft_attention.SpatialMemory(
+          self.hops, self.attention_dim, self.dtype, name='smem')(
+              cells, words, word_mask)
+    else:
+      raise ValueError(f'attention must be one of {SOFT_ATTENTIONS}, got '
+                       f'{self.attention!r}')
+    weights = attended.weights[:, -1]
+    if self.aggregation == 'rn':
+      pooled = agg_lib.RelationalNetwork(
+          self.g_features, self.rn_factorized, self.dtype, name='rn')(
+              attended.values, attended.query, weights)
+    else:
+      pooled = attended.output
+    logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
+                                self.dropout_rate, self.dtype, name='head')(
+                                    pooled, train=train)
+    batch, num_cells = weights.shape
+    aux = all_cells(batch, num_cells)
+    aux.update(attention=attended.weights, cell_mask=weights,
+               norms=hard_attention.cell_norms(cells),
+               fraction_kept=soft_attention.effective_fraction(weights))
     return logits, aux
 
 
@@ -174,13 +270,8 @@ class CNNMLP(nn.Module):
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
                                 self.dropout_rate, self.dtype, name='head')(
                                     x, train=train)
-    ones = jnp.ones((batch, num_cells), jnp.float32)
-    aux = {
-        'norms': hard_attention.cell_norms(cells),
-        'indices': jnp.broadcast_to(jnp.arange(num_cells, dtype=jnp.int32),
-                                    (batch, num_cells)),
-        'mask': ones,
-        'cell_mask': ones,
-        'fraction_kept': jnp.ones((batch,), jnp.float32),
-    }
+    aux = all_cells(batch, num_cells)
+    aux.update(norms=hard_attention.cell_norms(cells),
+               cell_mask=jnp.ones((batch, num_cells), jnp.float32),
+               fraction_kept=jnp.ones((batch,), jnp.float32))
     return logits, aux

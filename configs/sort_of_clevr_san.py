@@ -1,0 +1,24 @@
+r"""SAN soft attention on Sort-of-CLEVR: the soft baseline at HAN's backbone.
+
+The same CNN, question fusion and answer MLP as HAN+sum; Stacked Attention
+hops weigh every fused cell (Yang et al. 2016; two hops, their best)
+instead of keeping the top-norm cells.
+
+  python -m hardattn.main --config=configs/sort_of_clevr_san.py \
+      --workdir=workdirs/sort_of_clevr_san
+
+Presets: `:hops=1`; `:rn` aggregates with the relational network under
+pair weights p_i p_j (model san_rn) instead of the weighted sum.
+
+Measured here: see the README results table (soft vs hard attention).
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  args = base_config.parse_arg(arg, hops=2, rn=False)
+  config = base_config.base_config()
+  base_config.use_soft_attention(config, 'san', hops=args.hops, rn=args.rn)
+  config.num_train_steps = 5_000
+  return config

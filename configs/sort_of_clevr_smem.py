@@ -1,0 +1,27 @@
+r"""SMem-VQA (spatial memory network) on Sort-of-CLEVR, one or two hops.
+
+Word-guided attention (Xu & Saenko 2016): each question word is correlated
+with every CNN cell, the max over words is softmaxed over cells, and the
+attended evidence plus a bag of words answers; the second hop attends with
+that result. Sort-of-CLEVR's 11-bit question is three words (colour, kind,
+subtype; decision, see encoders.WordVectors). Same CNN and answer MLP as
+the HAN configs.
+
+  python -m hardattn.main --config=configs/sort_of_clevr_smem.py:hops=1 \
+      --workdir=workdirs/sort_of_clevr_smem1
+
+Presets: `:hops=1` or `:hops=2` (default 2); `:rn` aggregates with the
+relational network under pair weights p_i p_j (model smem_rn).
+
+Measured here: see the README results table (soft vs hard attention).
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  args = base_config.parse_arg(arg, hops=2, rn=False)
+  config = base_config.base_config()
+  base_config.use_soft_attention(config, 'smem', hops=args.hops, rn=args.rn)
+  config.num_train_steps = 5_000
+  return config
