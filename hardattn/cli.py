@@ -1,9 +1,14 @@
-"""Shared pieces of the command-line programs (main, export, prepare)."""
+"""Shared pieces of the command-line programs (main, export, compare...)."""
 
+import importlib.util
 import logging as logging_std
+import os
 import sys
 
 from absl import flags
+import ml_collections
+
+from hardattn import errors
 
 
 class QuietLibraries(logging_std.Filter):
@@ -24,3 +29,26 @@ def parse_flags(argv: list[str]) -> list[str]:
     # ml_collections reports an unknown or mistyped --config.key this way.
     msg = str(e).strip('\'"').replace("\\'", "'").replace('\\n', ' ')
     sys.exit(f'error: bad --config override or config file: {msg}')
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """Loads 'path/to/config.py[:arg]' as `--config` would, locked.
+
+  Raises:
+    errors.UserError: the file is missing, has no get_config, or rejects
+      the argument.
+  """
+  path, _, arg = spec.partition(':')
+  if not os.path.isfile(path):
+    raise errors.UserError(f'Config file not found: {path}')
+  module_spec = importlib.util.spec_from_file_location('_config', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  if not hasattr(module, 'get_config'):
+    raise errors.UserError(f'{path} has no get_config().')
+  try:
+    config = module.get_config(arg) if arg else module.get_config()
+  except (KeyError, TypeError, ValueError) as e:
+    raise errors.UserError(f'Config {spec}: {e}') from e
+  config.lock()
+  return config

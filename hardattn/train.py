@@ -166,14 +166,18 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
                               ).astype(int))
   predicted = np.asarray(jax.device_get(predicted))[idx]
   cell_mask = np.asarray(jax.device_get(aux['cell_mask']))[idx]
-  norms = np.asarray(jax.device_get(aux['norms']))[idx]
+  if 'attention' in aux:  # Soft attention: its last hop's weights.
+    heat, heat_title = aux['attention'][:, -1], 'attention'
+  else:
+    heat, heat_title = aux['norms'], 'cell L2 norm'
+  heat = np.asarray(jax.device_get(heat))[idx]
   return visualize.attention_figure(
       batch['image'][idx],
       [meta.question_text(q) for q in batch['question'][idx]],
       [meta.answer_names[a] for a in predicted],
       [meta.answer_names[a] for a in batch['answer'][idx]],
-      cell_mask=cell_mask, norms=norms, grid_shape=grid,
-      max_examples=len(idx), title=f'step {step}')
+      cell_mask=cell_mask, norms=heat, grid_shape=grid,
+      max_examples=len(idx), title=f'step {step}', heat_title=heat_title)
 
 
 def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,

@@ -11,6 +11,7 @@ pyplot), so it works headless, does not touch global backend state, and
 figures are freed when they go out of scope.
 """
 
+import dataclasses
 import os
 import textwrap
 from typing import Optional, Sequence, Tuple
@@ -195,6 +196,58 @@ def _outline_segments(kept: np.ndarray,
   return segments
 
 
+def _hide_ticks(ax):
+  ax.xaxis.set_visible(False)  # Keeps the frame, skips tick drawing.
+  ax.yaxis.set_visible(False)
+
+
+def _draw_kept(ax, image: np.ndarray, cell_mask,
+               grid_shape: GridShape) -> np.ndarray:
+  """Draws the image with unkept cells darkened and kept ones outlined.
+
+  Returns:
+    [h, w] bool, the cells counted as kept (weight >= 0.5 * max).
+  """
+  h, w = grid_shape
+  image_hw = image.shape[:2]
+  ax.imshow(darken_unattended(image, cell_mask, grid_shape),
+            interpolation='nearest')
+  _grid_lines(ax, grid_shape, image_hw)
+  _hide_ticks(ax)
+  if cell_mask is None:
+    return np.ones((h, w), bool)
+  kept = _mask_weights(cell_mask, grid_shape) >= _SOFT_KEEP_FRACTION
+  ax.add_collection(matplotlib.collections.LineCollection(
+      _outline_segments(kept, image_hw), colors=_OUTLINE_COLOR,
+      linewidths=1.6, capstyle='projecting',
+      path_effects=[
+          matplotlib.patheffects.Stroke(linewidth=3.2, foreground='black'),
+          matplotlib.patheffects.Normal()]))
+  return kept
+
+
+def _draw_heat(ax, image: np.ndarray, values, grid_shape: GridShape,
+               vmin: float, vmax: float):
+  """Draws per-cell values as a heat map over the grey image.
+
+  Returns:
+    The heat map's AxesImage (for a colour bar), or None without values.
+  """
+  image_hw = image.shape[:2]
+  gray = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114],
+                                             np.float32)
+  ax.imshow(gray, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+  mappable = None
+  if values is not None:
+    heat = cell_map_to_pixels(np.asarray(values, np.float64), grid_shape,
+                              image_hw)
+    mappable = ax.imshow(heat, cmap=_CMAP, vmin=vmin, vmax=vmax,
+                         alpha=_HEAT_ALPHA, interpolation='nearest')
+  _grid_lines(ax, grid_shape, image_hw)
+  _hide_ticks(ax)
+  return mappable
+
+
 def _text_lines(ax, fig, lines: Sequence[Tuple[str, str, str]]):
   """Writes (text, colour, weight) lines top-down in an axis-less panel."""
   step = 1.35 * _FONT_SIZE
@@ -219,7 +272,8 @@ def attention_figure(images, questions: Sequence[str],
                      predicted: Sequence[str], true: Sequence[str], *,
                      cell_mask, norms, grid_shape: GridShape,
                      max_examples: int = 8,
-                     title: Optional[str] = None) -> np.ndarray:
+                     title: Optional[str] = None,
+                     heat_title: str = 'cell L2 norm') -> np.ndarray:
   """Renders kept cells, cell norms and answers for a batch of examples.
 
   One row per example (the first `max_examples`), three panels: the image
@@ -237,11 +291,12 @@ def attention_figure(images, questions: Sequence[str],
     true: B ground-truth answer strings.
     cell_mask: [B, N] 0/1 or soft weights, row-major cells; None means no
       attention (every cell kept).
-    norms: [B, N] L2 norm of each cell embedding, or None to skip the heat
-      map.
+    norms: [B, N] L2 norm of each cell embedding (or a soft attention's
+      weights), or None to skip the heat map.
     grid_shape: (h, w) cells with h * w = N.
     max_examples: at most this many rows are drawn.
     title: optional figure title.
+    heat_title: what `norms` holds, for the heat map's title.
 
   Returns:
     uint8 [height, width, 3] RGB rendering of the figure.
@@ -297,53 +352,29 @@ def attention_figure(images, questions: Sequence[str],
 
   for i in range(rows):
     image = _to_rgb_uint8(images[i])
-    image_hw = image.shape[:2]
     ax_img, ax_heat, ax_text = axes[i]
 
     # Panel 1: kept cells.
     row_mask = None if mask is None else mask[i]
-    ax_img.imshow(darken_unattended(image, row_mask, (h, w)),
-                  interpolation='nearest')
-    _grid_lines(ax_img, (h, w), image_hw)
-    if row_mask is None:
-      kept = np.ones((h, w), bool)
-    else:
-      kept = _mask_weights(row_mask, (h, w)) >= _SOFT_KEEP_FRACTION
-      ax_img.add_collection(matplotlib.collections.LineCollection(
-          _outline_segments(kept, image_hw), colors=_OUTLINE_COLOR,
-          linewidths=1.6, capstyle='projecting',
-          path_effects=[
-              matplotlib.patheffects.Stroke(linewidth=3.2,
-                                            foreground='black'),
-              matplotlib.patheffects.Normal()]))
+    kept = _draw_kept(ax_img, image, row_mask, (h, w))
     if i == 0:
       ax_img.set_title('kept cells', fontsize=_FONT_SIZE)
 
-    # Panel 2: cell norms.
-    gray = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114],
-                                               np.float32)
-    ax_heat.imshow(gray, cmap='gray', vmin=0, vmax=255,
-                   interpolation='nearest')
+    # Panel 2: cell norms (or attention weights).
     if norm_values is not None:
-      heat = cell_map_to_pixels(norm_values[i].astype(np.float64), (h, w),
-                                image_hw)
-      mappable = ax_heat.imshow(heat, cmap=_CMAP, vmin=vmin, vmax=vmax,
-                                alpha=_HEAT_ALPHA, interpolation='nearest')
+      mappable = _draw_heat(ax_heat, image, norm_values[i], (h, w), vmin,
+                            vmax)
       colorbar = fig.colorbar(mappable, ax=ax_heat, fraction=0.046,
                               pad=0.03)
       colorbar.solids.set_alpha(1.0)
       colorbar.ax.tick_params(labelsize=_FONT_SIZE - 2)
       row = norm_values[i]
       ax_heat.set_title(
-          f'cell L2 norm [{np.nanmin(row):.3g}, {np.nanmax(row):.3g}]',
+          f'{heat_title} [{np.nanmin(row):.3g}, {np.nanmax(row):.3g}]',
           fontsize=_FONT_SIZE - 1)
     else:
-      ax_heat.set_title('no norms', fontsize=_FONT_SIZE - 1)
-    _grid_lines(ax_heat, (h, w), image_hw)
-
-    for ax in (ax_img, ax_heat):
-      ax.xaxis.set_visible(False)  # Keeps the frame, skips tick drawing.
-      ax.yaxis.set_visible(False)
+      _draw_heat(ax_heat, image, None, (h, w), 0.0, 1.0)
+      ax_heat.set_title(f'no {heat_title}', fontsize=_FONT_SIZE - 1)
 
     # Panel 3: question and answers.
     ax_text.axis('off')
@@ -369,6 +400,107 @@ def attention_figure(images, questions: Sequence[str],
   canvas.draw()
   # No pyplot: nothing else references `fig`, so it is freed on return
   # (fig.clear() would only cost time re-creating the axes' ticks).
+  return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelView:
+  """What one model made of the examples of a `comparison_figure`.
+
+  Attributes:
+    label: the model's name in the figure, e.g. 'SMem 2 hops'.
+    predicted: [B] predicted answer strings.
+    maps: [B, P, N] P cell maps per example: a soft attention's weights per
+      hop (drawn as heat maps), or one 0/1 kept-cell mask (drawn as kept
+      cells).
+    soft: whether `maps` are soft weights (heat maps) or kept cells.
+    panel_titles: P titles, e.g. ('hop 1', 'hop 2').
+  """
+  label: str
+  predicted: Sequence[str]
+  maps: np.ndarray
+  soft: bool
+  panel_titles: Sequence[str]
+
+
+def comparison_figure(images, questions: Sequence[str], true: Sequence[str],
+                      views: Sequence[ModelView], *, grid_shape: GridShape,
+                      title: Optional[str] = None) -> np.ndarray:
+  """Soft attention maps and hard attention's kept cells on the same questions.
+
+  One row per example: the question with the true answer and every model's
+  prediction (green if right, red if wrong), then each model's panels. A
+  soft model's weights are heat maps scaled to [0, max] of that panel (the
+  max is in the panel's title); a hard model shows its kept cells.
+
+  Args:
+    images: uint8 [B, H, W, 3].
+    questions: B question strings.
+    true: B ground-truth answers.
+    views: the models, in column order.
+    grid_shape: (h, w) cells, shared by all models.
+    title: optional figure title.
+
+  Returns:
+    uint8 [height, width, 3] RGB rendering.
+  """
+  h, w = _check_grid(grid_shape)
+  images = np.asarray(images)
+  batch = images.shape[0] if images.ndim == 4 else 0
+  if batch == 0:
+    raise ValueError(f'images must be [B, H, W, 3], got {images.shape}.')
+  if len(questions) != batch or len(true) != batch:
+    raise ValueError('questions and true need one entry per image.')
+  maps = []
+  for view in views:
+    m = np.asarray(view.maps, np.float64)
+    if m.ndim != 3 or m.shape[0] != batch or m.shape[2] != h * w or (
+        m.shape[1] != len(view.panel_titles)) or len(view.predicted) != batch:
+      raise ValueError(
+          f'{view.label}: maps must be [{batch}, len(panel_titles), {h * w}] '
+          f'with {batch} predictions, got {m.shape}.')
+    maps.append(m)
+  widths = [_PANEL_WIDTHS_IN[2]] + [
+      _PANEL_WIDTHS_IN[0] for m in maps for _ in range(m.shape[1])]
+  top_in = 0.6 if title else 0.4
+  fig_h = batch * _ROW_HEIGHT_IN + top_in + 0.1
+  fig = matplotlib.figure.Figure(figsize=(sum(widths), fig_h), dpi=_DPI)
+  canvas = matplotlib.backends.backend_agg.FigureCanvasAgg(fig)
+  fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / fig_h,
+                      top=1.0 - top_in / fig_h, wspace=0.08, hspace=0.35)
+  axes = fig.subplots(batch, len(widths), squeeze=False,
+                      gridspec_kw=dict(width_ratios=widths))
+  if title:
+    fig.suptitle(title, fontsize=_FONT_SIZE + 2, y=1.0 - 0.1 / fig_h,
+                 va='top')
+  for i in range(batch):
+    image = _to_rgb_uint8(images[i])
+    gold = str(true[i]).strip()
+    lines = [(_wrap_question(questions[i]), 'black', 'normal'),
+             (f'true: {gold}', 'black', 'bold')]
+    for view in views:
+      pred = str(view.predicted[i]).strip()
+      color = _CORRECT_COLOR if pred == gold else _WRONG_COLOR
+      lines.append((f'{view.label}: {pred}', color, 'normal'))
+    axes[i, 0].axis('off')
+    _text_lines(axes[i, 0], fig, lines)
+    column = 1
+    for view, m in zip(views, maps):
+      for p, panel_title in enumerate(view.panel_titles):
+        ax = axes[i, column]
+        column += 1
+        if view.soft:
+          peak = float(m[i, p].max())
+          _draw_heat(ax, image, m[i, p], (h, w), 0.0, max(peak, 1e-12))
+          ax.set_title(f'{view.label} {panel_title}\nmax {peak:.2f}'
+                       if i == 0 else f'max {peak:.2f}',
+                       fontsize=_FONT_SIZE - 1)
+        else:
+          kept = _draw_kept(ax, image, m[i, p], (h, w))
+          text = f'kept {int(kept.sum())}/{h * w}'
+          ax.set_title(f'{view.label} {panel_title}\n{text}'
+                       if i == 0 else text, fontsize=_FONT_SIZE - 1)
+  canvas.draw()
   return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 

@@ -194,3 +194,26 @@ def test_save_png_round_trip(tmp_path):
   with PIL.Image.open(path) as loaded:
     assert loaded.format == 'PNG'
     np.testing.assert_array_equal(np.asarray(loaded), array)
+
+
+def test_comparison_figure_draws_every_panel_and_checks_shapes():
+  images = np.zeros((2, 16, 16, 3), np.uint8)
+  soft = np.full((2, 2, 4), 0.25)
+  soft[0, 1] = [0.7, 0.1, 0.1, 0.1]
+  hard = np.array([[[1, 0, 0, 1]], [[0, 1, 1, 0]]], np.float64)
+  views = [
+      visualize.ModelView('SMem', ['yes', 'no'], soft, True,
+                          ['hop 1', 'hop 2']),
+      visualize.ModelView('HAN', ['yes', 'yes'], hard, False,
+                          ['kept cells']),
+  ]
+  one = visualize.comparison_figure(images, ['q1', 'q2'], ['yes', 'no'],
+                                    views[:1], grid_shape=(2, 2))
+  both = visualize.comparison_figure(images, ['q1', 'q2'], ['yes', 'no'],
+                                     views, grid_shape=(2, 2), title='t')
+  assert one.dtype == both.dtype == np.uint8
+  assert both.shape[1] > one.shape[1]  # one more panel column
+  bad = visualize.ModelView('HAN', ['yes'], hard, False, ['kept cells'])
+  with pytest.raises(ValueError, match='HAN'):
+    visualize.comparison_figure(images, ['q1', 'q2'], ['yes', 'no'], [bad],
+                                grid_shape=(2, 2))
