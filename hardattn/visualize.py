@@ -268,6 +268,26 @@ def _wrap_question(question: str) -> str:
   return '\n'.join(lines)
 
 
+def _new_figure(rows: int, widths: Sequence[float], title: Optional[str], *,
+                top_in: float, hspace: float = 0.3):
+  """A figure of rows x len(widths) panels (widths in inches) on Agg.
+
+  Returns:
+    (figure, canvas, axes [rows, columns]).
+  """
+  fig_h = rows * _ROW_HEIGHT_IN + top_in + 0.1
+  fig = matplotlib.figure.Figure(figsize=(sum(widths), fig_h), dpi=_DPI)
+  canvas = matplotlib.backends.backend_agg.FigureCanvasAgg(fig)
+  fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / fig_h,
+                      top=1.0 - top_in / fig_h, wspace=0.08, hspace=hspace)
+  axes = fig.subplots(rows, len(widths), squeeze=False,
+                      gridspec_kw=dict(width_ratios=list(widths)))
+  if title:
+    fig.suptitle(title, fontsize=_FONT_SIZE + 2, y=1.0 - 0.1 / fig_h,
+                 va='top')
+  return fig, canvas, axes
+
+
 def attention_figure(images, questions: Sequence[str],
                      predicted: Sequence[str], true: Sequence[str], *,
                      cell_mask, norms, grid_shape: GridShape,
@@ -337,18 +357,8 @@ def attention_figure(images, questions: Sequence[str],
     if vmax <= vmin:
       vmax = vmin + 1.0
 
-  fig_w = sum(_PANEL_WIDTHS_IN)
-  top_in = 0.45 if title else 0.25
-  fig_h = rows * _ROW_HEIGHT_IN + top_in + 0.1
-  fig = matplotlib.figure.Figure(figsize=(fig_w, fig_h), dpi=_DPI)
-  canvas = matplotlib.backends.backend_agg.FigureCanvasAgg(fig)
-  fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / fig_h,
-                      top=1.0 - top_in / fig_h, wspace=0.08, hspace=0.3)
-  axes = fig.subplots(rows, 3, squeeze=False,
-                      gridspec_kw=dict(width_ratios=_PANEL_WIDTHS_IN))
-  if title:
-    fig.suptitle(title, fontsize=_FONT_SIZE + 2, y=1.0 - 0.1 / fig_h,
-                 va='top')
+  fig, canvas, axes = _new_figure(rows, _PANEL_WIDTHS_IN, title,
+                                  top_in=0.45 if title else 0.25)
 
   for i in range(rows):
     image = _to_rgb_uint8(images[i])
@@ -462,17 +472,8 @@ def comparison_figure(images, questions: Sequence[str], true: Sequence[str],
     maps.append(m)
   widths = [_PANEL_WIDTHS_IN[2]] + [
       _PANEL_WIDTHS_IN[0] for m in maps for _ in range(m.shape[1])]
-  top_in = 0.6 if title else 0.4
-  fig_h = batch * _ROW_HEIGHT_IN + top_in + 0.1
-  fig = matplotlib.figure.Figure(figsize=(sum(widths), fig_h), dpi=_DPI)
-  canvas = matplotlib.backends.backend_agg.FigureCanvasAgg(fig)
-  fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / fig_h,
-                      top=1.0 - top_in / fig_h, wspace=0.08, hspace=0.35)
-  axes = fig.subplots(batch, len(widths), squeeze=False,
-                      gridspec_kw=dict(width_ratios=widths))
-  if title:
-    fig.suptitle(title, fontsize=_FONT_SIZE + 2, y=1.0 - 0.1 / fig_h,
-                 va='top')
+  fig, canvas, axes = _new_figure(batch, widths, title,
+                                  top_in=0.6 if title else 0.4, hspace=0.35)
   for i in range(batch):
     image = _to_rgb_uint8(images[i])
     gold = str(true[i]).strip()
