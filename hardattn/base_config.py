@@ -198,6 +198,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     for key in ('fusion_features', 'word_embed_dim', 'lstm_dim'):
       if key in model:
         del model[key]
+    model.smem_scale_hop2 = True  # hop 2 scores / sqrt(N) (decision)
   if not rn:
     del model['g_features']
     del model['rn_factorized']

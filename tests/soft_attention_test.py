@@ -87,10 +87,12 @@ def test_smem_one_hop_attends_to_the_cell_matching_the_word():
   assert int(jnp.argmax(unmasked.weights[0, 0])) == 3
 
 
-def test_smem_two_hops_differ_from_one_only_through_the_second():
+@pytest.mark.parametrize('scale_hop2', [True, False])
+def test_smem_two_hops_differ_from_one_only_through_the_second(scale_hop2):
   cells, words, mask = _random((2, 5, 3), 0), _random((2, 4, 6), 1), (
       jnp.asarray([[True, True, False, False], [True, True, True, True]]))
-  two = soft_attention.SpatialMemory(hops=2, embed_dim=6)
+  two = soft_attention.SpatialMemory(hops=2, embed_dim=6,
+                                     scale_hop2=scale_hop2)
   params = two.init(jax.random.key(0), cells, words, mask)['params']
   one_params = {k: v for k, v in params.items() if k != 'evidence2_embed'}
   one = soft_attention.SpatialMemory(hops=1, embed_dim=6)
@@ -100,12 +102,13 @@ def test_smem_two_hops_differ_from_one_only_through_the_second():
   out2 = two.apply({'params': params}, cells, words, mask)
   np.testing.assert_allclose(out2.weights[:, 0], out1.weights[:, 0])
   np.testing.assert_allclose(out2.query, out1.output, rtol=1e-6)  # O_1
-  # Hop 2: a_2 = softmax(E_1 O_1), output relu(O_1 + a_2 E_2).
+  # Hop 2: a_2 = softmax(E_1 O_1 [/ sqrt(N)]), output relu(O_1 + a_2 E_2).
   p = jax.tree.map(np.asarray, params)
   s = np.asarray(cells)
   e1 = np.asarray(out1.values)
   o1 = np.asarray(out1.output)
-  a2 = _softmax(np.einsum('bln,bn->bl', e1, o1))
+  a2 = _softmax(np.einsum('bln,bn->bl', e1, o1)
+                / (np.sqrt(6) if scale_hop2 else 1.0))
   e2 = s @ p['evidence2_embed']['kernel'] + p['evidence2_embed']['bias']
   np.testing.assert_allclose(out2.weights[:, 1], a2, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(

@@ -180,6 +180,7 @@ class SoftAttentionModel(nn.Module):
   aggregation: str = 'sum'  # 'sum' | 'rn'
   hops: int = 2  # san: 1 | 2 (or more); smem: 1 | 2
   attention_dim: int = 256  # san: width of h; smem: word/evidence size N
+  smem_scale_hop2: bool = True  # smem: hop 2 scores / sqrt(N) (decision)
   cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
   word_embed_dim: int = 32  # san: LSTM input
   lstm_dim: int = 128  # san
@@ -212,8 +213,8 @@ class SoftAttentionModel(nn.Module):
           self.question_kind, self.vocab_size, self.attention_dim, self.dtype,
           name='word_vectors')(question)
       attended = soft_attention.SpatialMemory(
-          self.hops, self.attention_dim, self.dtype, name='smem')(
-              cells, words, word_mask)
+          self.hops, self.attention_dim, self.smem_scale_hop2, self.dtype,
+          name='smem')(cells, words, word_mask)
     else:
       raise ValueError(f'attention must be one of {SOFT_ATTENTIONS}, got '
                        f'{self.attention!r}')
