@@ -10,7 +10,9 @@ instead of keeping the top-norm cells.
 Presets: `:hops=1`; `:rn` aggregates with the relational network under
 pair weights p_i p_j (model san_rn) instead of the weighted sum.
 
-Measured here: see the README results table (soft vs hard attention).
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+test split; see the README results table, soft vs hard attention):
+  5,000 steps, 7.4 min: 61.7% non-relational, 43.7% relational.
 """
 
 from hardattn import base_config

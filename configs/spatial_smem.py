@@ -15,7 +15,10 @@ configs.
 Presets: `:hops=1` or `:hops=2` (default 2); `:rn` aggregates with the
 relational network under pair weights p_i p_j (model smem_rn).
 
-Measured here: see the README results table (soft vs hard attention).
+Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+test split; see the README results table, soft vs hard attention):
+  `:hops=1`, 4,000 steps, 4.2 min: 92.2% absolute, 75.8% relative.
+  `:hops=2`, 4,000 steps, 4.7 min: 61.8% absolute, 59.9% relative.
 """
 
 from hardattn import base_config

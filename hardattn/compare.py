@@ -31,16 +31,26 @@ from hardattn import train
 from hardattn import visualize
 from hardattn.models import encoders
 
-_CONFIGS = flags.DEFINE_multi_string(
-    'config', [], 'A run\'s config file (configs/*.py[:args]), once per run.')
-_WORKDIRS = flags.DEFINE_multi_string(
-    'workdir', [], 'A run\'s workdir, once per run, in --config order.')
-_LABELS = flags.DEFINE_multi_string(
-    'label', [], 'Column labels, in --config order (default: model names).')
-_SPLIT = flags.DEFINE_string('split', 'test', 'Split to draw examples from.')
-_NUM_EXAMPLES = flags.DEFINE_integer('num_examples', 8, 'Rows (examples).')
-_OUTPUT = flags.DEFINE_string('output', 'attention_comparison.png',
-                              'Where to write the PNG.')
+
+def _define_flags() -> dict[str, flags.FlagHolder]:
+  """The command's flags. Defined only when run as a program: hardattn.export
+  (and main) define --config and --workdir too, and tests import them all."""
+  return dict(
+      configs=flags.DEFINE_multi_string(
+          'config', [],
+          'A run\'s config file (configs/*.py[:args]), once per run.'),
+      workdirs=flags.DEFINE_multi_string(
+          'workdir', [], 'A run\'s workdir, once per run, in --config order.'),
+      labels=flags.DEFINE_multi_string(
+          'label', [],
+          'Column labels, in --config order (default: model names).'),
+      split=flags.DEFINE_string('split', 'test',
+                                'Split to draw examples from.'),
+      num_examples=flags.DEFINE_integer('num_examples', 8,
+                                        'Rows (examples).'),
+      output=flags.DEFINE_string('output', 'attention_comparison.png',
+                                 'Where to write the PNG.'),
+  )
 
 
 def pick_examples(batches, meta, num_examples: int) -> dict[str, np.ndarray]:
@@ -144,20 +154,22 @@ def compare(configs, workdirs, labels, split: str, num_examples: int
       grid_shape=grid, title=f'{meta.name} {split}: the same questions')
 
 
-def main(argv):
+def main(argv, flag_values: dict[str, flags.FlagHolder]):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  f = {name: holder.value for name, holder in flag_values.items()}
   try:
-    configs = [cli.load_config(c) for c in _CONFIGS.value]
-    figure = compare(configs, _WORKDIRS.value, _LABELS.value, _SPLIT.value,
-                     _NUM_EXAMPLES.value)
+    configs = [cli.load_config(c) for c in f['configs']]
+    figure = compare(configs, f['workdirs'], f['labels'], f['split'],
+                     f['num_examples'])
   except errors.UserError as e:
     logging.error('%s', e)
     sys.exit(f'error: {e}')
-  visualize.save_png(figure, _OUTPUT.value)
-  print(f'{len(_CONFIGS.value)} models -> {_OUTPUT.value}')
+  visualize.save_png(figure, f['output'])
+  print(f"{len(configs)} models -> {f['output']}")
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=cli.parse_flags)
+  _FLAGS = _define_flags()
+  app.run(lambda argv: main(argv, _FLAGS), flags_parser=cli.parse_flags)
