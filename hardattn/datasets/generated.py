@@ -58,6 +58,39 @@ class Sizes:
   seed: int
 
 
+def draw_objects(image_size: int, half_size: int, palette: np.ndarray,
+                 colors: np.ndarray, shapes: np.ndarray,
+                 centers: np.ndarray) -> np.ndarray:
+  """Draws squares and circles on a white image.
+
+  Object i has colour palette[colors[i]] and integer centre (x, y); a
+  square (shape 0) fills the box of pixels x-h..x+h-1, y-h..y+h-1 (h the
+  half size); a circle (shape 1) the pixels of that box whose centres
+  (i + 0.5) lie within h of (x, y). Objects with colour -1 are skipped.
+
+  Args:
+    image_size: S, the image is [S, S, 3].
+    half_size: h.
+    palette: uint8 [num_colors, 3].
+    colors: int [n] palette index of object i (-1: padding).
+    shapes: int [n] 0 square, 1 circle.
+    centers: int [n, 2] centre (x, y); boxes lie inside the image.
+
+  Returns:
+    uint8 [S, S, 3].
+  """
+  offsets = np.arange(2 * half_size) + 0.5 - half_size  # Pixel - centre.
+  masks = (np.ones((2 * half_size, 2 * half_size), dtype=bool),
+           offsets[:, None]**2 + offsets[None, :]**2 <= half_size**2)
+  image = np.full((image_size, image_size, 3), 255, dtype=np.uint8)
+  for color, shape, (x, y) in zip(colors, shapes, centers):
+    if color < 0:
+      continue
+    patch = image[y - half_size:y + half_size, x - half_size:x + half_size]
+    patch[masks[shape]] = palette[color]
+  return image
+
+
 class Config(tfds.core.BuilderConfig):
   """The TFDS builder config of a variant."""
 

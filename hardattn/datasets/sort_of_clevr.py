@@ -86,11 +86,6 @@ _DESCRIPTION = __doc__.split('\n\n')[0]
 _CENTER_LOW, _CENTER_HIGH = HALF_SIZE, IMAGE_SIZE - HALF_SIZE  # [5, 70).
 _MIDDLE = IMAGE_SIZE / 2  # 37.5
 _SIZE = 2 * HALF_SIZE
-_PIXEL_OFFSETS = np.arange(_SIZE) + 0.5 - HALF_SIZE  # Pixel centre - centre.
-_SHAPE_MASKS = (
-    np.ones((_SIZE, _SIZE), dtype=bool),
-    _PIXEL_OFFSETS[:, None]**2 + _PIXEL_OFFSETS[None, :]**2 <= HALF_SIZE**2,
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,11 +151,8 @@ def render(centers: np.ndarray, shapes: np.ndarray) -> np.ndarray:
   Returns:
     uint8 [75, 75, 3] image, white background.
   """
-  image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 255, dtype=np.uint8)
-  for color, ((x, y), shape) in enumerate(zip(centers, shapes)):
-    patch = image[y - HALF_SIZE:y + HALF_SIZE, x - HALF_SIZE:x + HALF_SIZE]
-    patch[_SHAPE_MASKS[shape]] = COLORS[color]
-  return image
+  return generated.draw_objects(IMAGE_SIZE, HALF_SIZE, COLORS,
+                                np.arange(len(shapes)), shapes, centers)
 
 
 def answer_question(question_type: int, color: int, centers: np.ndarray,

@@ -131,11 +131,6 @@ _DESCRIPTION = __doc__.split('\n\n')[0]
 _CENTER_LOW, _CENTER_HIGH = HALF_SIZE, IMAGE_SIZE - HALF_SIZE  # [4, 60].
 _MIDDLE = IMAGE_SIZE // 2  # 32
 _SIZE = 2 * HALF_SIZE
-_PIXEL_OFFSETS = np.arange(_SIZE) + 0.5 - HALF_SIZE  # Pixel centre - centre.
-_SHAPE_MASKS = (
-    np.ones((_SIZE, _SIZE), dtype=bool),
-    _PIXEL_OFFSETS[:, None]**2 + _PIXEL_OFFSETS[None, :]**2 <= HALF_SIZE**2,
-)
 
 
 class Question(NamedTuple):
@@ -273,13 +268,8 @@ def render(colors: np.ndarray, shapes: np.ndarray,
   Returns:
     uint8 [64, 64, 3] image, white background.
   """
-  image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 255, dtype=np.uint8)
-  for color, shape, (x, y) in zip(colors, shapes, centers):
-    if color < 0:
-      continue
-    patch = image[y - HALF_SIZE:y + HALF_SIZE, x - HALF_SIZE:x + HALF_SIZE]
-    patch[_SHAPE_MASKS[shape]] = COLORS[color]
-  return image
+  return generated.draw_objects(IMAGE_SIZE, HALF_SIZE, COLORS, colors,
+                                shapes, centers)
 
 
 def answer_question(question: Question, colors: np.ndarray,
