@@ -1,6 +1,5 @@
 """CLEVR: the release reader, prepared data, pipeline, training and export."""
 
-import importlib.util
 import json
 import logging
 import os
@@ -11,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from hardattn import cli
 from hardattn import errors
 from hardattn import train
 from hardattn.datasets import clevr
@@ -32,17 +32,9 @@ def prepared(release, tmp_path_factory):
   return data_dir
 
 
-def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(
-      'config', os.path.join(REPO, 'configs', f'{name}.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
 def tiny_config(data_dir, name='clevr_han_rn', **clevr_fields):
   """configs/<name>.py with tiny sizes over the prepared fixture."""
-  config = load_config(name)
+  config = cli.load_config(os.path.join(REPO, 'configs', f'{name}.py'))
   config.data_dir = data_dir
   config.clevr.image_size = SIZE
   config.clevr.max_question_length = 16

@@ -11,6 +11,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from hardattn import cli
 from hardattn import errors
 from hardattn import models
 from hardattn import optim
@@ -22,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(**overrides) -> ml_collections.ConfigDict:
-  config = _load_test_config()
+  config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
   for key, value in overrides.items():
     node = config
     *path, leaf = key.split('.')
@@ -30,15 +31,6 @@ def _config(**overrides) -> ml_collections.ConfigDict:
       node = node[p]
     node[leaf] = value
   return config
-
-
-def _load_test_config(arg=None):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(
-      'test_config', os.path.join(REPO, 'configs', 'test.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
 
 
 def _batch(meta, n, seed=0):
