@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import functools
 import importlib.util
 import jax
 import numpy as np
@@ -58,7 +59,6 @@ from hardattn import models
 from hardattn import optim
 from hardattn import sharding
 from hardattn import train
-from hardattn.models import encoders
 from hardattn.models import hard_attention
 
 
@@ -88,9 +88,13 @@ def synthetic_batch(meta, batch_size: int) -> dict[str, np.ndarray]:
   else:
     question = np.eye(meta.question_shape[0], dtype=np.float32)[
         rng.integers(0, meta.question_shape[0], batch_size)]
+  shape = (batch_size,) + tuple(meta.image_shape)
+  if meta.image_dtype == 'uint8':
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+  else:  # precomputed grids (VQA): non-negative like ReLU features
+    image = np.abs(rng.standard_normal(shape)).astype(meta.image_dtype)
   return {
-      'image': rng.integers(0, 256, (batch_size,) + meta.image_shape,
-                            dtype=np.uint8),
+      'image': image,
       'question': question,
       'answer': rng.integers(0, meta.num_answers, batch_size).astype(np.int32),
       'question_type': np.zeros(batch_size, np.int32),
@@ -133,7 +137,7 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   state = jax.jit(lambda b: train.create_train_state(
       model, b, tx, jax.random.key(0)), out_shardings=repl)(
           {k: batch[k] for k in ('image', 'question')})
-  step_fn = jax.jit(train.train_step,
+  step_fn = jax.jit(functools.partial(train.train_step, loss=config.loss),
                     in_shardings=(repl, sharding.data_sharding(mesh), repl),
                     out_shardings=(repl, repl), donate_argnums=(0,))
   gbatch = sharding.to_global(batch, mesh)
@@ -152,8 +156,7 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
     jax.block_until_ready((state, m))
     times.append(time.perf_counter() - t)
   median = statistics.median(times)
-  cells = int(np.prod(encoders.grid_shape(meta.image_shape[:2],
-                                          len(config.model.cnn_features))))
+  cells = int(np.prod(model.grid_shape(meta.image_shape[:2])))
   kept = cells
   if config.model_name.startswith('han'):
     kept = hard_attention.num_kept(cells, config.model.fraction)

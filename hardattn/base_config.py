@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
   ))
 
   # Optimization.
+  c.loss = 'softmax'  # 'softmax' | 'sigmoid' (BCE on VQA's soft scores)
   c.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=5e-4, schedule='constant', warmup_steps=0,
       grad_clip_norm=0.0, weight_decay=0.0))
@@ -166,6 +167,90 @@ def spatial_config(model_name: str, arg: str | None, **extra_args
   c.model.word_embed_dim = 32
   c.model.lstm_dim = 128
   c.num_train_steps = 4_000
+  return c, args
+
+
+# VQA sizes (decision: the paper gives none for VQA-CP): 300-d word
+# embeddings and a 1024-unit LSTM, fusion 1x1 convs 1024 -> 512 on the
+# 2048 + 2 channels of each ResNet cell, the RN's g 4x256, one 1024 hidden
+# layer before the 3,000 answers.
+VQA_FRACTIONS = (0.16, 0.25, 0.33, 0.5)  # the paper's Table 1 columns
+
+
+def vqa_config(model_name: str, arg: str | None, **extra_args
+               ) -> tuple[ml_collections.ConfigDict,
+                          ml_collections.ConfigDict]:
+  """The VQA-CP v2 (and VQA v2) settings shared by configs/vqacp_*.py.
+
+  ResNet-101 grids at 448x448 (14x14x2048, extracted once), the question
+  through word embeddings and an LSTM, cells fused with it by 1x1 convs,
+  3,000 answers with soft scores and softmax cross-entropy, Adam 3e-4,
+  batch 128, about 15 epochs of VQA-CP v2's train split. Presets:
+  `:frac=0.25` (HAN's fraction of cells), `:version=vqa_v2` (VQA v2:
+  train on train, evaluate on val), `:pixels` (the ResNet inside the model,
+  reading the JPEGs; `:pixels,finetune` also trains it).
+
+  Args:
+    model_name: a key of hardattn.models.MODELS.
+    arg: the config argument, e.g. 'frac=0.16' or 'version=vqa_v2'.
+    **extra_args: more preset keys the config takes, with defaults.
+
+  Returns:
+    (config, parsed preset arguments).
+  """
+  args = parse_arg(arg, frac=0.25, version='vqacp_v2', pixels=False,
+                   finetune=False, **extra_args)
+  c = base_config()
+  del c.sort_of_clevr
+  del c.prepare_if_missing
+  c.dataset = 'vqa'
+  backbone = config_dict.FieldReference('resnet101')
+  image_size = config_dict.FieldReference(448)
+  stages = config_dict.FieldReference(4)
+  weights = config_dict.FieldReference(None, field_type=str)
+  c.vqa = ml_collections.ConfigDict(dict(
+      version=args.version,  # 'vqacp_v2' | 'vqa_v2'
+      manual_dir=config_dict.placeholder(str),  # the JSON files
+      coco_dir=config_dict.placeholder(str),  # train2014/, val2014/
+      image_input='pixels' if args.pixels else 'features',  # | 'pixels'
+      backbone=backbone,  # a key of resnet.RESNET_PRESETS
+      image_size=image_size,  # backbone input, square
+      backbone_stages=stages,  # 4: stride 32 (14x14 at 448)
+      backbone_weights=weights,  # converted .msgpack (resnet_weights)
+      extract_batch_size=32,  # images per backbone call when extracting
+      num_answers=3000,  # answer vocabulary: most frequent train answers
+      max_question_length=14,  # tokens per question in a batch
+      long_questions='truncate',  # 'truncate' (logged) | 'error'
+      heldout_fraction=0.05,  # of train questions, the 'heldout' split
+      heldout_seed=0,
+      eval_split='test' if args.version == 'vqacp_v2' else 'val',
+  ))
+  c.data_threads = 4
+  c.model_name = model_name
+  m = c.model
+  del m.cnn_features
+  m.image_encoder = 'resnet' if args.pixels else 'features'
+  m.backbone = backbone
+  m.backbone_stages = stages
+  m.backbone_trainable = args.finetune
+  m.backbone_weights = weights
+  m.feature_l2_normalize = True
+  m.word_embed_dim = 300
+  m.lstm_dim = 1024
+  m.fusion_features = (1024, 512)
+  m.fraction = args.frac
+  m.g_features = (256, 256, 256, 256)
+  m.f_features = (1024,)
+  m.dropout_rate = 0.5
+  c.loss = 'softmax'
+  c.optimizer.learning_rate = 3e-4
+  c.optimizer.grad_clip_norm = 5.0
+  c.batch_size = 128
+  c.eval_batch_size = 512
+  c.num_train_steps = 50_000
+  c.log_every_steps = 200
+  c.eval_every_steps = 5_000
+  c.checkpoint_every_steps = 2_000
   return c, args
 
 

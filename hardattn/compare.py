@@ -26,10 +26,11 @@ import numpy as np
 from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
+from hardattn import models
 from hardattn import sharding
 from hardattn import train
 from hardattn import visualize
-from hardattn.models import encoders
+
 
 
 def _define_flags() -> dict[str, flags.FlagHolder]:
@@ -137,21 +138,24 @@ def compare(configs, workdirs, labels, split: str, num_examples: int
   iter_fn, meta = datasets.module(first).get_split(
       first, split, batch_size=first.eval_batch_size)
   batch = pick_examples(iter_fn(), meta, num_examples)
-  grid = encoders.grid_shape(meta.image_shape[:2],
-                             len(first.model.cnn_features))
+  grid = _grid(first, meta)
   views = []
   for config, workdir, label in zip(configs, workdirs, labels):
-    this_grid = encoders.grid_shape(meta.image_shape[:2],
-                                    len(config.model.cnn_features))
+    this_grid = _grid(config, meta)
     if config.dataset != first.dataset or this_grid != grid:
       raise errors.UserError(
           f'{label}: dataset {config.dataset} with grid {this_grid} differs '
           f'from the first run\'s {first.dataset} with grid {grid}.')
     views.append(model_view(config, workdir, label, batch, meta, mesh))
   return visualize.comparison_figure(
-      batch['image'], [meta.question_text(q) for q in batch['question']],
+      meta.pictures(batch), [meta.question_text(q) for q in batch['question']],
       [meta.answer_names[a] for a in batch['answer']], views,
       grid_shape=grid, title=f'{meta.name} {split}: the same questions')
+
+
+def _grid(config, meta) -> tuple[int, int]:
+  return models.create_model(config.model_name, meta,
+                             **config.model).grid_shape(meta.image_shape[:2])
 
 
 def main(argv, flag_values: dict[str, flags.FlagHolder]):

@@ -1,12 +1,16 @@
-r"""Writes a trained model's answers to a split, one per line, in order.
+r"""Writes a trained model's answers to a split, in order.
 
   python -m hardattn.export --config=configs/clevr_han_rn.py --workdir=DIR \
       [--split=test] [--output=DIR/clevr_test_answers.txt]
+  python -m hardattn.export --config=configs/vqacp_han_rn.py --workdir=DIR \
+      [--split=test] [--output=DIR/vqa_test_results.json]
 
 Loads the latest checkpoint in `--workdir` (the config must be the one the
-run was trained with, overrides included), answers every question of the
-split in the dataset's order (CLEVR: the release's question order) and
-writes the answer names, one per line: the CLEVR test submission format.
+run was trained with, overrides included) and answers every question of the
+split in the dataset's order. The answers are written one per line (the
+CLEVR test submission format), or by the dataset's own `write_results`
+where it has one (VQA: the official results JSON, [{"question_id",
+"answer"}, ...]).
 """
 
 import os
@@ -55,14 +59,19 @@ def export_answers(config, workdir: str, split: str, output: str) -> int:
                                   sharding.data_sharding(mesh)))
   answers = []
   for batch in iter_fn():
-    predicted, _ = predict(state, sharding.to_global(batch, mesh))
+    predicted, _ = predict(state, sharding.to_global(
+        {k: batch[k] for k in ('image', 'question')}, mesh))
     predicted = np.asarray(jax.device_get(predicted))[batch['mask']]
     answers.extend(meta.answer_names[a] for a in predicted)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  tmp = output + '.tmp'
-  with open(tmp, 'w') as f:
-    f.writelines(a + '\n' for a in answers)
-  os.replace(tmp, output)
+  module = datasets.module(config)
+  if hasattr(module, 'write_results'):
+    module.write_results(config, split, answers, output)
+  else:
+    tmp = output + '.tmp'
+    with open(tmp, 'w') as f:
+      f.writelines(a + '\n' for a in answers)
+    os.replace(tmp, output)
   logging.info('Wrote %d %s answers of step %d to %s', len(answers), split,
                step, output)
   return len(answers)
@@ -73,9 +82,11 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(cli.QuietLibraries())
   config = _CONFIG.value
+  suffix = getattr(datasets.DATASETS.get(config.dataset), 'RESULTS_SUFFIX',
+                   'answers.txt')
   output = _OUTPUT.value or os.path.join(
       os.path.expanduser(_WORKDIR.value),
-      f'{config.dataset}_{_SPLIT.value}_answers.txt')
+      f'{config.dataset}_{_SPLIT.value}_{suffix}')
   try:
     n = export_answers(config, _WORKDIR.value, _SPLIT.value, output)
   except errors.UserError as e:

@@ -7,14 +7,29 @@ r"""Prepares a dataset on disk (TFDS ArrayRecord, no TensorFlow).
   python -m hardattn.prepare --dataset=clevr --data_dir=DIR \
       --manual_dir=PATH/TO/CLEVR_v1.0 [--image_size=128] [--download]
 
+  python -m hardattn.prepare --dataset=vqacp_v2 --data_dir=DIR \
+      --manual_dir=PATH/TO/VQA_JSON --coco_dir=PATH/TO/COCO \
+      --backbone_weights=resnet101.msgpack [--backbone=resnet101 \
+      --image_size=448 --backbone_stages=4 --extract_batch_size=32]
+  python -m hardattn.prepare --dataset=vqa_v2 ...   (the same flags)
+
 CLEVR's --manual_dir is the extracted CLEVR_v1.0 directory, CLEVR_v1.0.zip,
 or a directory holding either; --download fetches the release (18 GB) when
 it is not there.
+
+VQA: --manual_dir holds the JSON files (or subdirectories that do),
+--coco_dir the COCO 2014 train2014/ and val2014/ folders; the questions are
+prepared from the first, and the backbone's grids of every image in the
+second are extracted once (float16; ResNet-101 at 448x448 is 14x14x2048,
+784 KiB per image). --backbone_weights is the file made by
+`python -m hardattn.models.resnet_weights` from torchvision's checkpoint.
+Either part may be given alone.
 """
 
 from collections.abc import Sequence
 import logging
 import sys
+import time
 
 from absl import app
 from absl import flags
@@ -23,12 +38,14 @@ from hardattn import errors
 from hardattn.datasets import clevr
 from hardattn.datasets import sort_of_clevr
 from hardattn.datasets import spatial
+from hardattn.datasets import vqa
 
 # The generated datasets, by --dataset.
 _GENERATED = {'sort_of_clevr': sort_of_clevr, 'spatial': spatial}
 
 _DATASET = flags.DEFINE_enum(
-    'dataset', None, [*_GENERATED, 'clevr'], 'Dataset to prepare.',
+    'dataset', None, [*_GENERATED, 'clevr', *vqa.VERSIONS],
+    'Dataset to prepare.',
     required=True)
 _DATA_DIR = flags.DEFINE_string(
     'data_dir', None, 'Root directory of prepared datasets.', required=True)
@@ -47,12 +64,55 @@ _SEED = flags.DEFINE_integer(
     'Sort-of-CLEVR, spatial: generation seed (default: '
     f'{sort_of_clevr.DEFAULT_SEED}, {spatial.DEFAULT_SEED}).')
 _MANUAL_DIR = flags.DEFINE_string(
-    'manual_dir', None, 'CLEVR: the release (directory or zip).')
+    'manual_dir', None, 'CLEVR: the release (directory or zip). VQA: the '
+    'directory of the JSON files.')
 _IMAGE_SIZE = flags.DEFINE_integer(
-    'image_size', 128, 'CLEVR: stored resolution (square).', lower_bound=8)
+    'image_size', None, 'CLEVR: stored resolution (square, default 128). '
+    'VQA: the backbone input (default 448).', lower_bound=8)
+_COCO_DIR = flags.DEFINE_string(
+    'coco_dir', None, 'VQA: the directory with COCO train2014/ and val2014/.')
+_BACKBONE = flags.DEFINE_string('backbone', 'resnet101',
+                                'VQA: the grid backbone preset.')
+_BACKBONE_STAGES = flags.DEFINE_integer(
+    'backbone_stages', 4, 'VQA: backbone stages run (4: stride 32).',
+    lower_bound=1, upper_bound=4)
+_BACKBONE_WEIGHTS = flags.DEFINE_string(
+    'backbone_weights', None, 'VQA: converted backbone weights (.msgpack).')
+_EXTRACT_BATCH_SIZE = flags.DEFINE_integer(
+    'extract_batch_size', 32, 'VQA: images per backbone call.', lower_bound=1)
 _DOWNLOAD = flags.DEFINE_bool(
     'download', False, 'CLEVR: download the release if --manual_dir has '
     'none.')
+
+
+def prepare_vqa() -> list[object]:
+  """The VQA questions and/or grids the flags name the inputs of."""
+  if not (_MANUAL_DIR.value or _COCO_DIR.value):
+    raise errors.UserError(
+        f'--dataset={_DATASET.value} needs --manual_dir (the JSON files) '
+        'and/or --coco_dir with --backbone_weights (the COCO images).')
+  builders = []
+  if _MANUAL_DIR.value:
+    builders.append(vqa.prepare_questions(_DATA_DIR.value, _DATASET.value,
+                                          _MANUAL_DIR.value))
+  if _COCO_DIR.value:
+    grid_args = dict(backbone=_BACKBONE.value,
+                     image_size=_IMAGE_SIZE.value or 448,
+                     stages=_BACKBONE_STAGES.value)
+    done = vqa.builders(_DATA_DIR.value, _DATASET.value,
+                        **grid_args)[1].is_prepared()
+    t0 = time.perf_counter()
+    grids = vqa.prepare_grids(
+        _DATA_DIR.value, _COCO_DIR.value, _BACKBONE_WEIGHTS.value,
+        batch_size=_EXTRACT_BATCH_SIZE.value, **grid_args)
+    seconds = time.perf_counter() - t0
+    if not done:
+      n = sum(s.num_examples for s in grids.info.splits.values())
+      print(f'Extracted {n} images in {seconds:.1f} s: {n / seconds:.2f} '
+            'images/s (JPEG decoding, backbone, writing; compilation '
+            'included).')
+    builders.append(grids)
+  return builders
 
 
 def main(argv: Sequence[str]) -> None:
@@ -66,10 +126,12 @@ def main(argv: Sequence[str]) -> None:
           num_train_images=_NUM_TRAIN_IMAGES.value,
           num_test_images=_NUM_TEST_IMAGES.value,
           seed=_SEED.value)]
-    else:
+    elif _DATASET.value == 'clevr':
       builders = clevr.prepare(_DATA_DIR.value, _MANUAL_DIR.value,
-                               image_size=_IMAGE_SIZE.value,
+                               image_size=_IMAGE_SIZE.value or 128,
                                download=_DOWNLOAD.value)
+    else:
+      builders = prepare_vqa()
   except errors.UserError as e:
     sys.exit(f'error: {e}')
   for b in builders:

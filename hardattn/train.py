@@ -32,16 +32,67 @@ from hardattn import optim
 from hardattn import sharding
 from hardattn import visualize
 from hardattn import writers
-from hardattn.models import encoders
 
 
 class TrainState(train_state.TrainState):
   batch_stats: Any = None
 
 
+LOSSES = ('softmax', 'sigmoid')
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Per-example softmax cross-entropy with integer labels: [batch]."""
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def dense_targets(batch: Mapping[str, jax.Array],
+                  num_classes: int) -> jax.Array:
+  """[batch, classes] targets: soft scores where the batch has them
+  (`answer_ids` / `answer_scores`, -1 padded), else one-hot answers."""
+  if 'answer_scores' in batch:
+    ids = batch['answer_ids']
+    hits = jax.nn.one_hot(jnp.where(ids >= 0, ids, num_classes),
+                          num_classes, dtype=jnp.float32)
+    return jnp.einsum('bkc,bk->bc', hits, batch['answer_scores'])
+  return jax.nn.one_hot(batch['answer'], num_classes, dtype=jnp.float32)
+
+
+def answer_loss(logits: jax.Array, batch: Mapping[str, jax.Array],
+                loss: str = 'softmax') -> jax.Array:
+  """Per-example loss [batch].
+
+  'softmax': cross-entropy against the targets normalised to sum to 1 (an
+  example with no target, e.g. no answer in the vocabulary, adds 0);
+  'sigmoid': binary cross-entropy of each class against its soft score,
+  summed over classes (the usual VQA loss with soft scores).
+  """
+  if loss not in LOSSES:
+    raise ValueError(f'config.loss must be one of {LOSSES}, got {loss!r}')
+  if loss == 'softmax' and 'answer_scores' not in batch:
+    return cross_entropy(logits, batch['answer'])
+  targets = dense_targets(batch, logits.shape[-1])
+  logits = logits.astype(jnp.float32)
+  if loss == 'sigmoid':
+    return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, targets), -1)
+  total = jnp.sum(targets, -1, keepdims=True)
+  return optax.softmax_cross_entropy(
+      logits, targets / jnp.maximum(total, 1e-9))
+
+
+def answer_credit(logits: jax.Array,
+                  batch: Mapping[str, jax.Array]) -> jax.Array:
+  """Per-example accuracy credit [batch] of the arg-max answer.
+
+  With `credit_ids` / `credit` in the batch (VQA): the official VQA accuracy
+  of the predicted answer (0 for answers not listed); else 1 for the right
+  class and 0 otherwise.
+  """
+  predicted = jnp.argmax(logits, -1)
+  if 'credit' in batch:
+    hit = batch['credit_ids'] == predicted[:, None]
+    return jnp.sum(jnp.where(hit, batch['credit'], 0.0), -1)
+  return (predicted == batch['answer']).astype(jnp.float32)
 
 
 def create_train_state(model: nn.Module, batch: Mapping[str, Any],
@@ -59,7 +110,8 @@ def create_train_state(model: nn.Module, batch: Mapping[str, Any],
 def dummy_inputs(meta: Any, batch_size: int) -> dict[str, jax.Array]:
   """Zero images and questions of the dataset's shapes, for init."""
   return {
-      'image': jnp.zeros((batch_size,) + tuple(meta.image_shape), jnp.uint8),
+      'image': jnp.zeros((batch_size,) + tuple(meta.image_shape),
+                         meta.image_dtype),
       'question': jnp.zeros((batch_size,) + tuple(meta.question_shape),
                             jnp.float32 if meta.question_kind == 'vector'
                             else jnp.int32),
@@ -67,7 +119,8 @@ def dummy_inputs(meta: Any, batch_size: int) -> dict[str, jax.Array]:
 
 
 def train_step(state: TrainState, batch: Mapping[str, jax.Array],
-               rng: jax.Array) -> tuple[TrainState, metrics_lib.TrainMetrics]:
+               rng: jax.Array, loss: str = 'softmax'
+               ) -> tuple[TrainState, metrics_lib.TrainMetrics]:
   """One optimizer step on a (global) batch.
 
   A step whose loss or gradients are not finite leaves the state unchanged
@@ -76,8 +129,11 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
 
   Args:
     state: the current TrainState (donated).
-    batch: image, question, answer (and question_type, mask) arrays.
+    batch: image, question, answer (and question_type, mask) arrays; VQA
+      batches add soft targets and credit (see `answer_loss`,
+      `answer_credit`).
     rng: the run's base key; this step uses fold_in(rng, state.step).
+    loss: 'softmax' | 'sigmoid' (config.loss), see `answer_loss`.
 
   Returns:
     The new state and this step's metrics.
@@ -89,35 +145,34 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
         {'params': params, 'batch_stats': state.batch_stats},
         batch['image'], batch['question'], train=True,
         rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
-    loss = jnp.mean(cross_entropy(logits, batch['answer']))
-    return loss, (logits, aux, updates)
+    value = jnp.mean(answer_loss(logits, batch, loss))
+    return value, (logits, aux, updates)
 
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-  (loss, (logits, aux, updates)), grads = grad_fn(state.params)
-  finite = jnp.isfinite(loss) & jnp.all(jnp.asarray(
+  (loss_value, (logits, aux, updates)), grads = grad_fn(state.params)
+  finite = jnp.isfinite(loss_value) & jnp.all(jnp.asarray(
       [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
   new_state = state.apply_gradients(grads=grads,
                                     batch_stats=updates['batch_stats'])
   new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
                            new_state, state)
   new_state = new_state.replace(step=state.step + 1)
-  correct = jnp.argmax(logits, -1) == batch['answer']
   step_metrics = metrics_lib.TrainMetrics.single_from_model_output(
-      loss=loss, accuracy=correct.astype(jnp.float32),
+      loss=loss_value, accuracy=answer_credit(logits, batch),
       fraction_kept=aux['fraction_kept'],
       nonfinite=1.0 - finite.astype(jnp.float32))
   return new_state, step_metrics
 
 
 def eval_step(state: TrainState, batch: Mapping[str, jax.Array],
-              metrics_class: type[Any]) -> Any:
+              metrics_class: type[Any], loss: str = 'softmax') -> Any:
   """Metrics of one padded eval batch (padding masked out by batch['mask'])."""
   logits, aux = state.apply_fn(
       {'params': state.params, 'batch_stats': state.batch_stats},
       batch['image'], batch['question'], train=False)
-  correct = (jnp.argmax(logits, -1) == batch['answer']).astype(jnp.float32)
   return metrics_class.single_from_model_output(
-      loss=cross_entropy(logits, batch['answer']), correct=correct,
+      loss=answer_loss(logits, batch, loss),
+      correct=answer_credit(logits, batch),
       fraction_kept=aux['fraction_kept'],
       question_type=batch['question_type'], mask=batch['mask'])
 
@@ -172,12 +227,42 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
     heat, heat_title = aux['norms'], 'cell L2 norm'
   heat = np.asarray(jax.device_get(heat))[idx]
   return visualize.attention_figure(
-      batch['image'][idx],
+      meta.pictures(batch)[idx],
       [meta.question_text(q) for q in batch['question'][idx]],
       [meta.answer_names[a] for a in predicted],
       [meta.answer_names[a] for a in batch['answer'][idx]],
       cell_mask=cell_mask, norms=heat, grid_shape=grid,
       max_examples=len(idx), title=f'step {step}', heat_title=heat_title)
+
+
+def load_backbone(state: TrainState, model: nn.Module,
+                  where: jax.sharding.Sharding) -> TrainState:
+  """Puts the model's converted ResNet weights (`backbone_weights`) into a
+  freshly initialised state; other states pass through.
+
+  Raises:
+    errors.UserError: the weights file is missing or does not fit.
+  """
+  path = getattr(model, 'backbone_weights', None)
+  if (getattr(model, 'image_encoder', 'cnn') != 'resnet' or not path or
+      path == datasets.vqa.RANDOM_WEIGHTS):
+    return state
+  from hardattn.models import resnet_weights  # pylint: disable=g-import-not-at-top
+  loaded = resnet_weights.load_variables(
+      path, model.backbone, num_stages=model.backbone_stages)
+  new = {}
+  for collection, tree in (('params', state.params),
+                           ('batch_stats', state.batch_stats)):
+    ours = tree['backbone']
+    theirs = {k: loaded[collection][k] for k in ours}  # the stages run
+    if jax.tree.structure(theirs) != jax.tree.structure(ours) or any(
+        a.shape != b.shape for a, b in zip(jax.tree.leaves(theirs),
+                                           jax.tree.leaves(ours))):
+      raise errors.UserError(
+          f'{path} does not fit model.backbone={model.backbone!r}.')
+    new[collection] = dict(tree, backbone=jax.device_put(theirs, where))
+  logging.info('Loaded backbone weights from %s.', path)
+  return state.replace(params=new['params'], batch_stats=new['batch_stats'])
 
 
 def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
@@ -308,8 +393,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       config, process_index=jax.process_index(),
       process_count=jax.process_count())
   model = models.create_model(config.model_name, meta, **config.model)
-  grid = encoders.grid_shape(meta.image_shape[:2],
-                             len(config.model.cnn_features))
+  grid = model.grid_shape(meta.image_shape[:2])
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
   rng = jax.random.key(config.seed)
   init_rng, step_rng = jax.random.split(rng)
@@ -320,6 +404,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   init_fn = jax.jit(functools.partial(create_train_state, model, tx=tx),
                     out_shardings=repl)
   state = init_fn(dummy, rng=init_rng)
+  state = load_backbone(state, model, repl)
   if is_chief:
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     logging.info('Model %s: %s parameters, grid %dx%d on %d device(s).',
@@ -332,11 +417,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state = ckpt.restore(jax.eval_shape(lambda s: s, state), train_iter)
   start_step = int(jax.device_get(state.step))
 
-  p_train_step = jax.jit(train_step, in_shardings=(repl, data, repl),
+  p_train_step = jax.jit(functools.partial(train_step, loss=config.loss),
+                         in_shardings=(repl, data, repl),
                          out_shardings=(repl, repl), donate_argnums=(0,))
   p_eval_step = jax.jit(functools.partial(
       eval_step, metrics_class=metrics_lib.eval_metrics_class(
-          len(meta.question_types))), in_shardings=(repl, data),
+          len(meta.question_types)), loss=config.loss),
+                        in_shardings=(repl, data),
                         out_shardings=repl)
   p_predict = jax.jit(predict_step, in_shardings=(repl, data))
 

@@ -18,11 +18,13 @@ from hardattn.datasets import clevr
 from hardattn.datasets import pipeline
 from hardattn.datasets import sort_of_clevr
 from hardattn.datasets import spatial
+from hardattn.datasets import vqa
 
 DATASETS = {
     'clevr': clevr,
     'sort_of_clevr': sort_of_clevr,
     'spatial': spatial,
+    'vqa': vqa,  # VQA-CP v2 and VQA v2 (config.vqa.version)
 }
 
 

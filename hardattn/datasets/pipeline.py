@@ -54,6 +54,11 @@ class DatasetMeta:
     num_eval_examples: real evaluation examples over all processes.
     eval_split: the split evaluated on, e.g. 'test'.
     question_text: maps one question (as in a batch, e.g. [Q]) to a string.
+    image_dtype: dtype of a batch's `image`: 'uint8' pixels, or e.g.
+      'float16' precomputed CNN grids [h, w, C] (then `image_shape` is the
+      grid's shape).
+    picture_fn: maps a host batch to the uint8 images [b, H, W, 3] to draw
+      attention on; None: the batch's `image`.
   """
   name: str
   num_answers: int
@@ -68,6 +73,15 @@ class DatasetMeta:
   eval_split: str
   question_text: Callable[[np.ndarray], str] = dataclasses.field(
       compare=False, repr=False)
+  image_dtype: str = 'uint8'
+  picture_fn: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = (
+      dataclasses.field(default=None, compare=False, repr=False))
+
+  def pictures(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+    """uint8 [b, H, W, 3] images of a host batch, to draw attention on."""
+    if self.picture_fn is None:
+      return batch['image']
+    return self.picture_fn(batch)
 
   def question_type_groups(self) -> dict[str, list[int]]:
     """Maps each question-type prefix (before '/') to its type indices.

@@ -2,11 +2,17 @@
 
 The image encoder turns an image into a grid of cells, each a feature vector
 tagged with its (x, y) position; the question encoder turns a question into a
-vector. Both follow the relational network's CLEVR-from-pixels model.
+vector. Both follow the relational network's CLEVR-from-pixels model. Three
+image encoders (`image_cells`, field `image_encoder` of the models): 'cnn',
+the RN's CNN trained from scratch; 'features', a precomputed backbone grid
+(VQA: ResNet-101 at 448x448 -> 14x14x2048); 'resnet', that backbone inside
+the model (`hardattn.models.resnet`), frozen or fine-tuned.
 
 References:
   Santoro et al. "A simple neural network module for relational reasoning".
   NeurIPS 2017, arXiv:1706.01427.
+  Malinowski et al. "Learning Visual Question Answering by Bootstrapping Hard
+  Attention". ECCV 2018 (ResNet-101 grids for VQA-CP).
 """
 
 from collections.abc import Sequence
@@ -14,6 +20,8 @@ from collections.abc import Sequence
 from flax import linen as nn
 import jax
 import jax.numpy as jnp
+
+from hardattn.models import resnet
 
 
 def cell_coordinates(height: int, width: int, dtype=jnp.float32) -> jax.Array:
@@ -37,6 +45,91 @@ def grid_shape(image_hw: tuple[int, int], num_layers: int) -> tuple[int, int]:
   for _ in range(num_layers):
     h, w = -(-h // 2), -(-w // 2)
   return h, w
+
+
+IMAGE_ENCODERS = ('cnn', 'features', 'resnet')
+
+
+def cells_grid(image_hw: tuple[int, int], image_encoder: str = 'cnn',
+               cnn_features: Sequence[int] = (24, 24, 24, 24),
+               backbone_stages: int = 4) -> tuple[int, int]:
+  """Cells (h, w) of an image encoder for inputs of `image_hw`.
+
+  'features' inputs are the grid itself; 'resnet' halves the image
+  backbone_stages + 1 times (stem conv and pool, then stages 2..).
+  """
+  if image_encoder == 'features':
+    return tuple(image_hw)
+  if image_encoder == 'resnet':
+    return resnet.grid_shape(image_hw, backbone_stages)
+  return grid_shape(image_hw, len(cnn_features))
+
+
+class GridCells(nn.Module):
+  """A backbone grid as cells: [b, h, w, C] -> [b, h * w, C + 2].
+
+  Each cell's vector is scaled to unit L2 norm (decision, `l2_normalize`:
+  ResNet activations reach the hundreds and vary by image; the norm HAN
+  ranks cells by is then formed by the fusion, not by the raw activation
+  scale) and tagged with its (x, y) coordinates like the CNN's cells.
+  """
+  l2_normalize: bool = True
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, grid: jax.Array) -> jax.Array:
+    x = grid.astype(jnp.float32)
+    if self.l2_normalize:
+      x = x * jax.lax.rsqrt(jnp.sum(x * x, axis=-1, keepdims=True) + 1e-12)
+    batch, h, w, c = x.shape
+    cells = x.reshape(batch, h * w, c).astype(self.dtype)
+    coords = jnp.broadcast_to(cell_coordinates(h, w, cells.dtype),
+                              (batch, h * w, 2))
+    return jnp.concatenate([cells, coords], axis=-1)
+
+
+def image_cells(image: jax.Array, *, train: bool, image_encoder: str,
+                cnn_features: Sequence[int], backbone: str,
+                backbone_stages: int, backbone_trainable: bool,
+                l2_normalize: bool, dtype: jnp.dtype) -> jax.Array:
+  """Encodes images into cells; call inside a model's compact __call__.
+
+  The submodules are named 'image_encoder' (the CNN, or the grid's
+  GridCells) and 'backbone' (the in-model ResNet), so parameters of
+  existing CNN models keep their paths.
+
+  Args:
+    image: 'cnn': [b, H, W, 3] uint8 (or float in [0, 1]); 'resnet':
+      [b, H, W, 3] uint8 (or float in [0, 255]); 'features': [b, h, w, C]
+      float grids.
+    train: batch statistics and dropout on (the backbone's batch norm stays
+      frozen).
+    image_encoder: 'cnn' | 'features' | 'resnet'.
+    cnn_features: 'cnn' layer widths.
+    backbone: 'resnet': a key of resnet.RESNET_PRESETS.
+    backbone_stages: 'resnet': stages run.
+    backbone_trainable: 'resnet': fine-tune it (else no gradient reaches
+      it).
+    l2_normalize: 'features', 'resnet': unit-norm cell vectors.
+    dtype: computation dtype.
+
+  Returns:
+    cells [b, cells, C + 2].
+  """
+  if image_encoder == 'cnn':
+    return ConvEncoder(cnn_features, dtype, name='image_encoder')(
+        image, train=train)[0]
+  if image_encoder == 'resnet':
+    image = resnet.from_preset(backbone, num_stages=backbone_stages,
+                               dtype=dtype, name='backbone')(
+                                   resnet.normalize_images(image),
+                                   train=False)
+    if not backbone_trainable:
+      image = jax.lax.stop_gradient(image)
+  elif image_encoder != 'features':
+    raise ValueError(f'image_encoder must be one of {IMAGE_ENCODERS}, got '
+                     f'{image_encoder!r}')
+  return GridCells(l2_normalize, dtype, name='image_encoder')(image)
 
 
 def to_float_image(image: jax.Array, dtype=jnp.float32) -> jax.Array:

@@ -67,7 +67,9 @@ class VQAModel(nn.Module):
     mask: [batch, k] which of the k are kept,
     cell_mask: [batch, cells] kept cells on the full grid,
     fraction_kept: [batch] kept cells / all cells.
-  The grid's (h, w) is `encoders.grid_shape(image_hw, len(cnn_features))`.
+  The grid's (h, w) is `grid_shape(image_hw)`. `image_encoder` picks the
+  cells: the RN CNN on pixels, precomputed backbone grids, or the ResNet
+  inside the model (see `encoders.image_cells`).
   """
   num_answers: int
   question_kind: str = 'vector'  # 'vector' | 'tokens'
@@ -75,6 +77,12 @@ class VQAModel(nn.Module):
   attention: str = 'han'  # 'none' | 'han' | 'adahan'
   aggregation: str = 'rn'  # 'sum' | 'rn'
   cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  image_encoder: str = 'cnn'  # 'cnn' | 'features' (grids) | 'resnet'
+  backbone: str = 'resnet101'  # resnet: a key of resnet.RESNET_PRESETS
+  backbone_stages: int = 4  # resnet: 4 -> stride 32 (448 -> 14x14)
+  backbone_trainable: bool = False  # resnet: fine-tune (else frozen)
+  backbone_weights: str | None = None  # resnet: converted weights, at init
+  feature_l2_normalize: bool = True  # features, resnet: unit-norm cells
   word_embed_dim: int = 32
   lstm_dim: int = 128
   fusion_features: Sequence[int] = (256, 256)  # 1x1 conv widths; m's size
@@ -87,6 +95,20 @@ class VQAModel(nn.Module):
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
+
+  def grid_shape(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+    """Cells (h, w) for inputs whose image (or grid) is [*image_hw, ...]."""
+    return encoders.cells_grid(image_hw, self.image_encoder,
+                               self.cnn_features, self.backbone_stages)
+
+  def encode_image(self, image: jax.Array, *, train: bool) -> jax.Array:
+    """[b, ...] images or grids -> cells [b, cells, C + 2]."""
+    return encoders.image_cells(
+        image, train=train, image_encoder=self.image_encoder,
+        cnn_features=self.cnn_features, backbone=self.backbone,
+        backbone_stages=self.backbone_stages,
+        backbone_trainable=self.backbone_trainable,
+        l2_normalize=self.feature_l2_normalize, dtype=self.dtype)
 
   def select(self, m: jax.Array, norms: jax.Array
              ) -> hard_attention.Selection:
@@ -110,7 +132,8 @@ class VQAModel(nn.Module):
     """Answers questions about images.
 
     Args:
-      image: [batch, height, width, 3] uint8 or float in [0, 1].
+      image: [batch, height, width, 3] uint8 or float in [0, 1]; with
+        image_encoder='features', grids [batch, h, w, C].
       question: [batch, dim] float (vector questions) or [batch, length]
         int tokens.
       train: dropout and batch statistics on.
@@ -121,8 +144,7 @@ class VQAModel(nn.Module):
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
                        f'{self.aggregation!r}')
-    cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
-                                       name='image_encoder')(image, train=train)
+    cells = self.encode_image(image, train=train)
     q = QuestionEncoder(self.question_kind, self.vocab_size,
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
@@ -182,6 +204,12 @@ class SoftAttentionModel(nn.Module):
   attention_dim: int = 256  # san: width of h; smem: word/evidence size N
   smem_scale_hop2: bool = True  # smem: hop 2 scores / sqrt(N) (decision)
   cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  image_encoder: str = 'cnn'  # 'cnn' | 'features' (grids) | 'resnet'
+  backbone: str = 'resnet101'  # resnet: a key of resnet.RESNET_PRESETS
+  backbone_stages: int = 4  # resnet: 4 -> stride 32 (448 -> 14x14)
+  backbone_trainable: bool = False  # resnet: fine-tune (else frozen)
+  backbone_weights: str | None = None  # resnet: converted weights, at init
+  feature_l2_normalize: bool = True  # features, resnet: unit-norm cells
   word_embed_dim: int = 32  # san: LSTM input
   lstm_dim: int = 128  # san
   fusion_features: Sequence[int] = (256, 256)  # san: 1x1 conv widths
@@ -191,6 +219,9 @@ class SoftAttentionModel(nn.Module):
   dropout_rate: float = 0.5
   dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
 
+  grid_shape = VQAModel.grid_shape
+  encode_image = VQAModel.encode_image
+
   @nn.compact
   def __call__(self, image: jax.Array, question: jax.Array, *,
                train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -198,8 +229,7 @@ class SoftAttentionModel(nn.Module):
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
                        f'{self.aggregation!r}')
-    cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
-                                    name='image_encoder')(image, train=train)
+    cells = self.encode_image(image, train=train)
     if self.attention == 'san':
       q = QuestionEncoder(self.question_kind, self.vocab_size,
                           self.word_embed_dim, self.lstm_dim, self.dtype,
@@ -253,6 +283,9 @@ class CNNMLP(nn.Module):
   f_features: Sequence[int] = (256, 256)
   dropout_rate: float = 0.5
   dtype: jnp.dtype = jnp.float32
+
+  def grid_shape(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+    return encoders.grid_shape(image_hw, len(self.cnn_features))
 
   @nn.compact
   def __call__(self, image: jax.Array, question: jax.Array, *,

@@ -1,0 +1,35 @@
+r"""Relational network over all 196 ResNet cells (no attention) on VQA-CP v2.
+
+Table 1 of Malinowski et al. 2018 (arXiv:1808.00300), the "pairwise" row at
+100% of cells: 196^2 = 38,416 ordered pairs per example, the cost hard
+attention removes.
+Reference numbers on VQA-CP v2 test (PAPERS.md): the best HAN, 28.65; SAN
+24.96 and GVQA 31.30 as reported by the VQA-CP authors.
+
+  python -m hardattn.prepare --dataset=vqacp_v2 --manual_dir=VQACP_JSON \
+      --coco_dir=COCO --backbone_weights=resnet101.msgpack
+  python -m hardattn.main --config=configs/vqacp_rn.py \
+      --workdir=DIR
+
+Sizes, presets (`:version=vqa_v2`, `:pixels`) and how to get the data and
+the converted ResNet-101 weights: `base_config.vqa_config` and the README's
+"VQA-CP v2 and VQA v2".
+
+Compiled train step, XLA cost and memory analysis, batch 16 on one CPU
+device (`python benchmarks/train_step.py --no_time --batch_size=16
+--configs=...`; 2-core AMD EPYC VM, jax 0.10.2, 2026-11-21):
+
+  config                             cells kept GFLOP/ex peak MiB temp MiB/ex
+  vqacp_rn                              196/196   50.403     5848    352.51
+  vqacp_han_rn:frac=0.25                 49/196    7.346      783     35.97
+
+Not trained here: no VQA-CP, COCO or pretrained weights on this machine
+(no internet) and no GPU lent to this session.
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  config, _ = base_config.vqa_config('rn', arg)
+  return config

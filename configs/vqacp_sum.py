@@ -1,0 +1,33 @@
+r"""Sum pooling over all 196 ResNet cells (no attention) on VQA-CP v2.
+
+Table 1 of Malinowski et al. 2018 (arXiv:1808.00300), the "sum" row at
+100% of cells: the baseline HAN+sum is measured against.
+Reference numbers on VQA-CP v2 test (PAPERS.md): the best HAN, 28.65; SAN
+24.96 and GVQA 31.30 as reported by the VQA-CP authors.
+
+  python -m hardattn.prepare --dataset=vqacp_v2 --manual_dir=VQACP_JSON \
+      --coco_dir=COCO --backbone_weights=resnet101.msgpack
+  python -m hardattn.main --config=configs/vqacp_sum.py \
+      --workdir=DIR
+
+Sizes, presets (`:version=vqa_v2`, `:pixels`) and how to get the data and
+the converted ResNet-101 weights: `base_config.vqa_config` and the README's
+"VQA-CP v2 and VQA v2".
+
+Compiled train step, XLA cost and memory analysis, batch 16 on one CPU
+device (`python benchmarks/train_step.py --no_time --batch_size=16
+--configs=...`; 2-core AMD EPYC VM, jax 0.10.2, 2026-11-21):
+
+  config                             cells kept GFLOP/ex peak MiB temp MiB/ex
+  vqacp_sum                             196/196    4.413      487     17.78
+
+Not trained here: no VQA-CP, COCO or pretrained weights on this machine
+(no internet) and no GPU lent to this session.
+"""
+
+from hardattn import base_config
+
+
+def get_config(arg=None):
+  config, _ = base_config.vqa_config('sum', arg)
+  return config

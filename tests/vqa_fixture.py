@@ -1,0 +1,125 @@
+"""A tiny VQA-CP v2 / VQA v2 release in the official on-disk layouts.
+
+`write_release(root)` writes
+
+  root/vqacp/vqacp_v2_{train,test}_{questions,annotations}.json  (lists)
+  root/vqa/v2_OpenEnded_mscoco_{train2014,val2014}_questions.json (dicts)
+  root/vqa/v2_mscoco_{train2014,val2014}_annotations.json
+  root/coco/{train2014,val2014}/COCO_{split}_{id:012d}.jpg        (JPEG)
+
+with real JPEG images (coloured squares on a grey background) and answers
+that exercise the official normalisation (case, articles, number words,
+punctuation).
+"""
+
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+# image id -> COCO folder.
+IMAGES = {9: 'train2014', 25: 'train2014', 30: 'train2014',
+          42: 'val2014', 73: 'val2014', 74: 'val2014'}
+
+# (question, multiple_choice_answer, 10 answers, question_type, answer_type)
+_QA = [
+    ('Is there a red square?', 'yes', ['yes'] * 9 + ['no'], 'is there a',
+     'yes/no'),
+    ('Is the square blue?', 'no', ['no'] * 7 + ['yes'] * 2 + ['No'],
+     'is the', 'yes/no'),
+    ('How many squares are there?', '2',
+     ['2'] * 3 + ['two'] * 2 + ['Two', '3', '3', '1', '2 '], 'how many',
+     'number'),
+    ('How many red things?', '1', ['1'] * 4 + ['one'] * 4 + ['0', 'none'],
+     'how many', 'number'),
+    ('What color is the square?', 'red',
+     ['red'] * 2 + ['Red', 'the red', 'red.', 'blue', 'blue', 'green',
+                    'dark red', 'red'], 'what color is the', 'other'),
+    ('What is in the picture?', 'square',
+     ['square', 'a square', 'squares', 'square', 'box', 'box', 'square',
+      'shape', "it's square", 'square'], 'what is in the', 'other'),
+]
+
+
+def _image(image_id: int, size=(96, 64)) -> Image.Image:
+  rng = np.random.default_rng(image_id)
+  pixels = np.full((size[1], size[0], 3), 128, np.uint8)
+  for _ in range(2):
+    x, y = rng.integers(0, size[0] - 16), rng.integers(0, size[1] - 16)
+    pixels[y:y + 16, x:x + 16] = rng.integers(0, 256, 3)
+  return Image.fromarray(pixels)
+
+
+def write_images(coco_dir: str) -> None:
+  for image_id, split in IMAGES.items():
+    folder = os.path.join(coco_dir, split)
+    os.makedirs(folder, exist_ok=True)
+    _image(image_id).save(
+        os.path.join(folder, f'COCO_{split}_{image_id:012d}.jpg'),
+        format='JPEG', quality=90)
+
+
+def _entries(image_ids, first_qid):
+  """Questions and annotations: every QA pair on every image."""
+  questions, annotations = [], []
+  qid = first_qid
+  for image_id in image_ids:
+    for text, mca, answers, qtype, atype in _QA:
+      questions.append({'image_id': image_id, 'question': text,
+                        'question_id': qid})
+      annotations.append({
+          'question_type': qtype, 'multiple_choice_answer': mca,
+          'answers': [{'answer': a, 'answer_confidence': 'yes',
+                       'answer_id': i + 1} for i, a in enumerate(answers)],
+          'image_id': image_id, 'answer_type': atype, 'question_id': qid})
+      qid += 1
+  return questions, annotations
+
+
+def _dump(path, obj):
+  with open(path, 'w') as f:
+    json.dump(obj, f)
+
+
+def write_vqacp(folder: str) -> dict[str, list[dict]]:
+  """VQA-CP v2 lists; train and test each mix COCO train and val images."""
+  os.makedirs(folder, exist_ok=True)
+  out = {}
+  for split, ids, first in (('train', [9, 25, 42, 73], 1000),
+                            ('test', [30, 74], 5000)):
+    questions, annotations = _entries(ids, first)
+    for entry in questions + annotations:
+      entry['coco_split'] = IMAGES[entry['image_id']]
+    _dump(os.path.join(folder, f'vqacp_v2_{split}_questions.json'),
+          questions)
+    _dump(os.path.join(folder, f'vqacp_v2_{split}_annotations.json'),
+          annotations)
+    out[split] = annotations
+  return out
+
+
+def write_vqa_v2(folder: str) -> dict[str, list[dict]]:
+  """VQA v2 objects; train2014 questions on train images, val2014 on val."""
+  os.makedirs(folder, exist_ok=True)
+  out = {}
+  for split, first in (('train2014', 100), ('val2014', 200)):
+    ids = [i for i, s in IMAGES.items() if s == split]
+    questions, annotations = _entries(ids, first)
+    common = {'info': {'description': 'fixture'}, 'license': {},
+              'data_subtype': split, 'data_type': 'mscoco'}
+    _dump(os.path.join(folder, f'v2_OpenEnded_mscoco_{split}_questions.json'),
+          dict(common, task_type='Open-Ended', questions=questions))
+    _dump(os.path.join(folder, f'v2_mscoco_{split}_annotations.json'),
+          dict(common, annotations=annotations))
+    out[split] = annotations
+  return out
+
+
+def write_release(root: str) -> dict[str, str]:
+  """Writes everything; returns {'vqacp', 'vqa', 'coco'} directories."""
+  dirs = {name: os.path.join(root, name) for name in ('vqacp', 'vqa', 'coco')}
+  write_vqacp(dirs['vqacp'])
+  write_vqa_v2(dirs['vqa'])
+  write_images(dirs['coco'])
+  return dirs
