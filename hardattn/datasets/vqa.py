@@ -392,8 +392,11 @@ class CocoGrids(tfds.core.GeneratorBasedBuilder):
         description=cfg.description,
         features=tfds.features.FeaturesDict({
             'image_id': tfds.features.Tensor(shape=(), dtype=np.int32),
-            'grid': tfds.features.Tensor(shape=(grid, grid, channels),
-                                         dtype=np.float16),
+            # Raw bytes: TFDS would otherwise store float16 as a float32
+            # list (twice the size, and a slow list -> array conversion).
+            'grid': tfds.features.Tensor(
+                shape=(grid, grid, channels), dtype=np.float16,
+                encoding=tfds.features.Encoding.BYTES),
             'thumbnail': tfds.features.Tensor(
                 shape=(THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), dtype=np.uint8,
                 encoding=tfds.features.Encoding.ZLIB),

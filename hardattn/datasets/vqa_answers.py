@@ -35,6 +35,7 @@ module follows the current one.
 
 import collections
 from collections.abc import Iterable, Mapping, Sequence
+import functools
 import re
 
 # Official `contractions`: a whole word (after lower-casing) equal to a key
@@ -113,6 +114,12 @@ _PERIOD_STRIP_COUNT = 32
 ANSWER_TYPES = ('yes/no', 'number', 'other')
 
 
+# Answers repeat heavily (a few thousand distinct ones cover most of VQA), so
+# the string processing is cached: it runs per example in the input pipeline.
+_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def process_punctuation(text: str) -> str:
   """The official `processPunctuation`.
 
@@ -160,6 +167,7 @@ def process_digit_article(text: str) -> str:
   return ' '.join(CONTRACTIONS.get(w, w) for w in words if w not in ARTICLES)
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def normalize_answer(answer: str) -> str:
   """Normalises an answer as the official evaluation normalises a prediction.
 
@@ -193,11 +201,13 @@ def _compared_gt_answers(gt_answers: Sequence[str]) -> list[str]:
 
 def _leave_one_out(prediction: str, compared: Sequence[str]) -> float:
   """Official accuracy of an already-processed prediction (compared: >= 1)."""
+  # Annotator i's subset has m - 1 matches if i's answer matches, else m;
+  # the terms are summed in annotator order, as the official loop does.
+  m = sum(1 for a in compared if a == prediction)
+  hit, miss = min(1, (m - 1) / 3), min(1, m / 3)
   total = 0.0
-  for i in range(len(compared)):
-    matches = sum(
-        1 for j, a in enumerate(compared) if j != i and a == prediction)
-    total += min(1, matches / 3)
+  for a in compared:
+    total += hit if a == prediction else miss
   return total / len(compared)
 
 
