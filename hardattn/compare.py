@@ -149,7 +149,7 @@ def compare(configs, workdirs, labels, split: str, num_examples: int
     views.append(model_view(config, workdir, label, batch, meta, mesh))
   return visualize.comparison_figure(
       meta.pictures(batch), [meta.question_text(q) for q in batch['question']],
-      [meta.answer_names[a] for a in batch['answer']], views,
+      [meta.answer_name(a) for a in batch['answer']], views,
       grid_shape=grid, title=f'{meta.name} {split}: the same questions')
 
 

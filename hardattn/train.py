@@ -230,7 +230,7 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
       meta.pictures(batch)[idx],
       [meta.question_text(q) for q in batch['question'][idx]],
       [meta.answer_names[a] for a in predicted],
-      [meta.answer_names[a] for a in batch['answer'][idx]],
+      [meta.answer_name(a) for a in batch['answer'][idx]],
       cell_mask=cell_mask, norms=heat, grid_shape=grid,
       max_examples=len(idx), title=f'step {step}', heat_title=heat_title)
 

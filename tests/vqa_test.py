@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hardattn import cli
+from hardattn import compare
 from hardattn import datasets
 from hardattn import errors
 from hardattn import export
@@ -378,3 +379,17 @@ def test_han_fraction_presets(frac, k):
     config = cli.load_config(os.path.join(REPO, 'configs', name) +
                              f':frac={frac}')
     assert hard_attention.num_kept(196, config.model.fraction) == k
+
+
+def test_compare_draws_vqa_runs_on_thumbnails(release, data_dir, tmp_path):
+  configs, workdirs = [], []
+  for spec in ('vqacp_han_rn.py', 'vqacp_san.py'):
+    config = tiny(spec, release, data_dir)
+    config.num_train_steps = 1
+    config.num_pictures = 0
+    workdir = str(tmp_path / spec)
+    train.train_and_evaluate(config, workdir)
+    configs.append(config)
+    workdirs.append(workdir)
+  figure = compare.compare(configs, workdirs, [], 'test', num_examples=3)
+  assert figure.dtype == np.uint8 and figure.ndim == 3

@@ -77,6 +77,11 @@ class DatasetMeta:
   picture_fn: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = (
       dataclasses.field(default=None, compare=False, repr=False))
 
+  def answer_name(self, answer: int) -> str:
+    """The name of answer class `answer`; -1 (no class, e.g. a VQA question
+    whose answers are all outside the vocabulary) is '(no class)'."""
+    return self.answer_names[answer] if answer >= 0 else '(no class)'
+
   def pictures(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
     """uint8 [b, H, W, 3] images of a host batch, to draw attention on."""
     if self.picture_fn is None:
