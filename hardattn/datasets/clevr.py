@@ -389,21 +389,33 @@ def build_vocabulary(questions: Mapping[str, Sequence[Mapping[str, Any]]]
   Returns:
     The Vocabulary with length histograms of every split given.
   """
-  counts = collections.Counter()
-  for q in questions['train']:
-    counts.update(tokenize(q['question']))
-  tokens = SPECIAL_TOKENS + tuple(
-      sorted(counts, key=lambda t: (-counts[t], t)))
   answers = sorted({q['answer'] for q in questions['train']})
   for split, qs in questions.items():
     extra = sorted({q['answer'] for q in qs if 'answer' in q} - set(answers))
     if extra:
       logging.warning('CLEVR %s has answers not in train: %s', split, extra)
       answers += extra
-  hist = {split: dict(collections.Counter(len(tokenize(q['question']))
-                                          for q in qs))
-          for split, qs in questions.items()}
-  return Vocabulary(tokens, tuple(answers), hist)
+  tokens = token_vocabulary({split: [q['question'] for q in qs]
+                             for split, qs in questions.items()})
+  return dataclasses.replace(tokens, answers=tuple(answers))
+
+
+def token_vocabulary(texts: Mapping[str, Sequence[str]]) -> Vocabulary:
+  """Tokens of texts['train'] by falling count (ties alphabetical), after
+  '<pad>' and '<unk>', and every split's question-length histogram; no
+  answers.
+
+  Args:
+    texts: {split: question texts}.
+  """
+  counts = collections.Counter()
+  for text in texts['train']:
+    counts.update(tokenize(text))
+  tokens = SPECIAL_TOKENS + tuple(
+      sorted(counts, key=lambda t: (-counts[t], t)))
+  hist = {split: dict(collections.Counter(len(tokenize(t)) for t in ts))
+          for split, ts in texts.items()}
+  return Vocabulary(tokens, (), hist)
 
 
 # ----------------------------------------------------------------- TFDS ----
@@ -750,25 +762,40 @@ def _open(config: Any) -> tuple[ClevrQuestions, ClevrImages, Vocabulary]:
   return q_builder, i_builder, load_vocabulary(q_builder)
 
 
-def _check_lengths(vocab: Vocabulary, split: str, config: Any) -> None:
-  c = config.clevr
-  longer, total = vocab.num_longer_than(split, c.max_question_length)
+def check_lengths(vocab: Vocabulary, split: str, settings: Any,
+                  what: str, name: str) -> None:
+  """Logs, or refuses, questions of `split` longer than the batch length.
+
+  Args:
+    vocab: has the split's question-length histogram.
+    split: the split read.
+    settings: the dataset's config section, with max_question_length and
+      long_questions ('truncate' | 'error').
+    what: the config section's name, e.g. 'clevr' (for messages).
+    name: the dataset's name in messages, e.g. 'CLEVR'.
+
+  Raises:
+    errors.UserError: long questions with long_questions='error', or a bad
+      long_questions value.
+  """
+  max_length = settings.max_question_length
+  longer, total = vocab.num_longer_than(split, max_length)
   if not longer:
     return
   hist = vocab.length_histogram.get(split, {})
-  msg = (f'{longer} of {total} CLEVR {split} questions are longer than '
-         f'config.clevr.max_question_length={c.max_question_length} tokens '
-         f'(the longest has {max(hist)})')
-  if c.long_questions == 'error':
+  msg = (f'{longer} of {total} {name} {split} questions are longer than '
+         f'config.{what}.max_question_length={max_length} tokens (the '
+         f'longest has {max(hist)})')
+  if settings.long_questions == 'error':
     raise errors.UserError(
         msg + '. Raise max_question_length or set '
-        "config.clevr.long_questions='truncate'.")
-  if c.long_questions != 'truncate':
+        f"config.{what}.long_questions='truncate'.")
+  if settings.long_questions != 'truncate':
     raise errors.UserError(
-        "config.clevr.long_questions must be 'truncate' or 'error', got "
-        f'{c.long_questions!r}.')
+        f"config.{what}.long_questions must be 'truncate' or 'error', got "
+        f'{settings.long_questions!r}.')
   logging.warning('%s; they are cut to their first %d tokens.', msg,
-                  c.max_question_length)
+                  max_length)
 
 
 def _source(q_builder, i_builder, vocab, split, config) -> QuestionSource:
@@ -776,7 +803,7 @@ def _source(q_builder, i_builder, vocab, split, config) -> QuestionSource:
     raise errors.DatasetNotFoundError(
         f'The prepared CLEVR data in {q_builder.data_dir} have no {split!r} '
         f'split (the release had none).')
-  _check_lengths(vocab, split, config)
+  check_lengths(vocab, split, config.clevr, 'clevr', 'CLEVR')
   return QuestionSource(q_builder.as_data_source(split),
                         i_builder.as_data_source(split), vocab,
                         config.clevr.max_question_length)

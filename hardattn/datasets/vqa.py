@@ -320,7 +320,7 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
     data = {split: read_split(*paths) for split, paths in files.items()}
     texts = {split: [e['question'] for e in entries]
              for split, entries in data.items()}
-    vocab = token_vocabulary(texts)
+    vocab = clevr.token_vocabulary(texts)
     types = sorted({question_type_name(e) for entries in data.values()
                     for e in entries}, key=_type_order)
     counts = collections.Counter(
@@ -344,18 +344,6 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
           'answers': json.dumps(e['answers']),
           'question_type': type_index[question_type_name(e)],
       }
-
-
-def token_vocabulary(texts: Mapping[str, Sequence[str]]) -> clevr.Vocabulary:
-  """CLEVR's tokenizer and token order over texts['train']; no answers."""
-  counts = collections.Counter()
-  for text in texts['train']:
-    counts.update(clevr.tokenize(text))
-  tokens = clevr.SPECIAL_TOKENS + tuple(
-      sorted(counts, key=lambda t: (-counts[t], t)))
-  hist = {split: dict(collections.Counter(len(clevr.tokenize(t)) for t in ts))
-          for split, ts in texts.items()}
-  return clevr.Vocabulary(tokens, (), hist)
 
 
 class CocoGridsConfig(tfds.core.BuilderConfig):
@@ -481,6 +469,12 @@ def load_image(path: str, size: int) -> np.ndarray:
     raise CorruptImageError(f'Cannot decode image {path}: {e}') from e
 
 
+def thumbnail(image: np.ndarray) -> np.ndarray:
+  """uint8 [T, T, 3] (T = THUMBNAIL_SIZE) of a uint8 image, for pictures."""
+  return np.asarray(Image.fromarray(image).resize(
+      (THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BILINEAR))
+
+
 def backbone_forward(backbone: str, stages: int, weights_path: str | None
                      ) -> Callable[[np.ndarray], np.ndarray]:
   """A jitted frozen forward: uint8 [b, S, S, 3] -> float16 [b, g, g, C].
@@ -542,9 +536,7 @@ def extract_grids(paths: Sequence[str], ids: Sequence[int],
   """
   def decode(path):
     image = load_image(path, image_size)
-    thumb = np.asarray(Image.fromarray(image).resize(
-        (THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BILINEAR))
-    return image, thumb
+    return image, thumbnail(image)
 
   workers = max(1, os.cpu_count() or 1)
   starts = range(0, len(paths), batch_size)
@@ -716,8 +708,7 @@ class JpegImages:
     return load_image(path, self._size)
 
   def thumbnail(self, coco_split: int, image_id: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(self(coco_split, image_id)).resize(
-        (THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BILINEAR))
+    return thumbnail(self(coco_split, image_id))
 
 
 def _text(value: Any) -> str:
@@ -894,24 +885,6 @@ def _open(config: Any):
   return q_builder, images, md
 
 
-def _check_lengths(md: Metadata, split: str, config: Any) -> None:
-  c = config.vqa
-  longer, total = md.vocab.num_longer_than(split, c.max_question_length)
-  if not longer:
-    return
-  msg = (f'{longer} of {total} {c.version} {split} questions are longer '
-         f'than config.vqa.max_question_length={c.max_question_length} '
-         'tokens')
-  if c.long_questions == 'error':
-    raise errors.UserError(msg + '. Raise max_question_length or set '
-                           "config.vqa.long_questions='truncate'.")
-  if c.long_questions != 'truncate':
-    raise errors.UserError("config.vqa.long_questions must be 'truncate' or "
-                           f"'error', got {c.long_questions!r}.")
-  logging.warning('%s; they are cut to their first %d tokens.', msg,
-                  c.max_question_length)
-
-
 def _source(q_builder, images, md, split, config) -> QuestionSource:
   c = config.vqa
   stored = 'train' if split == HELDOUT else split
@@ -920,7 +893,7 @@ def _source(q_builder, images, md, split, config) -> QuestionSource:
         f'{c.version} has no {split!r} split; it has '
         f'{sorted(q_builder.info.splits) + [HELDOUT]}.')
   if md is not None:
-    _check_lengths(md, stored, config)
+    clevr.check_lengths(md.vocab, stored, c, 'vqa', c.version)
   records = q_builder.as_data_source(stored)
   indices = None
   if stored == 'train':
