@@ -172,6 +172,21 @@ def test_extracted_grids(release, data_dir):
       record['grid'].astype(np.float32), rtol=1e-2, atol=1e-3)
 
 
+def test_images_without_grids_are_named_before_training(release, tmp_path):
+  coco = tmp_path / 'coco'
+  for split in vqa.COCO_SPLITS:
+    os.makedirs(coco / split)
+    for name in os.listdir(os.path.join(release['coco'], split)):
+      if name != vqa.coco_filename('val2014', 73):
+        os.symlink(os.path.join(release['coco'], split, name),
+                   coco / split / name)
+  config = tiny('vqacp_han_sum.py', release, str(tmp_path / 'data'))
+  config.vqa.coco_dir = str(coco)
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='1 images .* COCO_val2014_000000000073.jpg'):
+    datasets.get_dataset(config)
+
+
 def test_grids_need_weights(release, tmp_path):
   with pytest.raises(errors.UserError, match='resnet_weights'):
     vqa.prepare_grids(str(tmp_path), release['coco'], None, backbone='tiny',

@@ -326,6 +326,10 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
     counts = collections.Counter(
         vqa_answers.normalize_answer(e['multiple_choice_answer'])
         for e in data['train'])
+    self.info.metadata['images'] = json.dumps({
+        split: sorted({e['image_id'] for entries in data.values()
+                       for e in entries if e['coco_split'] == split})
+        for split in COCO_SPLITS})
     self.info.metadata['vocabulary'] = vocab.to_json()
     self.info.metadata['question_types'] = json.dumps(types)
     self.info.metadata['answer_counts'] = json.dumps(
@@ -659,6 +663,25 @@ class Metadata:
                      if total else 0.0)
 
 
+def check_grids(q_builder: VqaQuestions, g_builder: CocoGrids) -> None:
+  """Every image the questions refer to has a grid.
+
+  Raises:
+    errors.DatasetNotFoundError: naming the first missing images.
+  """
+  wanted = json.loads(q_builder.info.metadata['images'])
+  have = json.loads(g_builder.info.metadata['image_ids'])
+  missing = [coco_filename(split, i) for split in COCO_SPLITS
+             for i in sorted(set(wanted.get(split, ())) -
+                             set(have.get(split, ())))]
+  if missing:
+    raise errors.DatasetNotFoundError(
+        f'{len(missing)} images the questions refer to have no grid in '
+        f'{g_builder.data_dir} (e.g. {", ".join(missing[:3])}): they were '
+        'not in the COCO folders when the grids were extracted. Add them and '
+        'extract again (delete that directory first).')
+
+
 class GridImages:
   """COCO grids (and thumbnails) by (coco split index, image id)."""
 
@@ -877,6 +900,7 @@ def _open(config: Any):
           data_dir, coco_dir, c.backbone_weights, backbone=c.backbone,
           image_size=c.image_size, stages=c.backbone_stages,
           batch_size=c.extract_batch_size)
+    check_grids(q_builder, g_builder)
     images = GridImages(g_builder)
   md = Metadata(q_builder, c.num_answers)
   logging.info('%s: %d answer classes, the most common answer of %.1f%% of '
