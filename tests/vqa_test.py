@@ -408,3 +408,22 @@ def test_compare_draws_vqa_runs_on_thumbnails(release, data_dir, tmp_path):
     workdirs.append(workdir)
   figure = compare.compare(configs, workdirs, [], 'test', num_examples=3)
   assert figure.dtype == np.uint8 and figure.ndim == 3
+
+
+def test_learns_the_fixture_answers(release, data_dir, tmp_path):
+  """The fixture's answers depend on the question alone: a model trained on
+  the soft targets learns them, and its official test accuracy reaches the
+  best any single answer per question can get."""
+  config = tiny('vqacp_han_sum.py', release, data_dir)
+  config.model.dropout_rate = 0.0
+  config.optimizer.learning_rate = 3e-3
+  config.num_train_steps = config.eval_every_steps = 200
+  config.checkpoint_every_steps = 200
+  config.log_every_steps = 50
+  config.num_pictures = 0
+  report = train.train_and_evaluate(config, str(tmp_path))
+  _, meta = vqa.get_split(config, 'test', batch_size=8)
+  best = np.mean([max(vqa_answers.vqa_accuracy(a, answers)
+                      for a in meta.answer_names)
+                  for _, _, answers, _, _ in vqa_fixture._QA])
+  assert report['accuracy'] == pytest.approx(best, abs=1e-6)
