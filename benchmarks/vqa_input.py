@@ -115,9 +115,11 @@ def main():
     config, _ = base_config.vqa_config('han_rn', None)
     config.data_dir = data_dir
     config.data_threads = args.threads
-    q_builder, images, md = vqa._open(config)  # pylint: disable=protected-access
-    source = vqa._source(q_builder, images, md, 'train', config)  # pylint: disable=protected-access
-    no_grid = vqa._source(q_builder, lambda *_: None, md, 'train', config)  # pylint: disable=protected-access
+    # pylint: disable=protected-access
+    q_builder, images, md = vqa._open(config)
+    source = vqa._source(q_builder, images, md, 'train', config)
+    no_grid = vqa._source(q_builder, lambda *_: None, md, 'train', config)
+    # pylint: enable=protected-access
     order = np.random.default_rng(1).permutation(len(source))
 
     def read(src):

@@ -115,8 +115,10 @@ FILES = {
                 'v2_mscoco_val2014_annotations.json'),
     },
 }
-HOMEPAGES = {'vqacp_v2': 'https://www.cc.gatech.edu/grads/a/aagrawal307/vqa-cp/',
-             'vqa_v2': 'https://visualqa.org/download.html'}
+HOMEPAGES = {
+    'vqacp_v2': 'https://www.cc.gatech.edu/grads/a/aagrawal307/vqa-cp/',
+    'vqa_v2': 'https://visualqa.org/download.html',
+}
 ANSWER_TYPE_GROUPS = {'yes/no': 'yes_no', 'number': 'number',
                       'other': 'other'}
 THUMBNAIL_SIZE = 112
