@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 
 import chex
 import flax
@@ -427,3 +428,17 @@ def test_learns_the_fixture_answers(release, data_dir, tmp_path):
                       for a in meta.answer_names)
                   for _, _, answers, _, _ in vqa_fixture._QA])
   assert report['accuracy'] == pytest.approx(best, abs=1e-6)
+
+
+@pytest.mark.parametrize('spec', ['vqacp_han_rn.py', 'vqacp_han_rn.py:pixels'])
+def test_sources_pickle_for_worker_processes(spec, release, data_dir):
+  """grain's worker processes (config.data_workers) receive the source
+  pickled: it must come back reading the same examples."""
+  config = tiny(spec, release, data_dir)
+  # pylint: disable=protected-access
+  q_builder, images, md = vqa._open(config)
+  source = vqa._source(q_builder, images, md, 'test', config)
+  # pylint: enable=protected-access
+  again = pickle.loads(pickle.dumps(source))
+  for i in (0, 7):
+    chex.assert_trees_all_equal(again[i], source[i])
