@@ -238,7 +238,8 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
 def load_backbone(state: TrainState, model: nn.Module,
                   where: jax.sharding.Sharding) -> TrainState:
   """Puts the model's converted ResNet weights (`backbone_weights`) into a
-  freshly initialised state; other states pass through.
+  freshly initialised state (not one about to be restored from a
+  checkpoint); other states pass through.
 
   Raises:
     errors.UserError: the weights file is missing or does not fit.
@@ -248,21 +249,13 @@ def load_backbone(state: TrainState, model: nn.Module,
       path == datasets.vqa.RANDOM_WEIGHTS):
     return state
   from hardattn.models import resnet_weights  # pylint: disable=g-import-not-at-top
-  loaded = resnet_weights.load_variables(
-      path, model.backbone, num_stages=model.backbone_stages)
-  new = {}
-  for collection, tree in (('params', state.params),
-                           ('batch_stats', state.batch_stats)):
-    ours = tree['backbone']
-    theirs = {k: loaded[collection][k] for k in ours}  # the stages run
-    if jax.tree.structure(theirs) != jax.tree.structure(ours) or any(
-        a.shape != b.shape for a, b in zip(jax.tree.leaves(theirs),
-                                           jax.tree.leaves(ours))):
-      raise errors.UserError(
-          f'{path} does not fit model.backbone={model.backbone!r}.')
-    new[collection] = dict(tree, backbone=jax.device_put(theirs, where))
+  # Exactly the variables of ResNet(backbone, backbone_stages), checked.
+  loaded = jax.device_put(resnet_weights.load_variables(
+      path, model.backbone, num_stages=model.backbone_stages), where)
   logging.info('Loaded backbone weights from %s.', path)
-  return state.replace(params=new['params'], batch_stats=new['batch_stats'])
+  return state.replace(
+      params=dict(state.params, backbone=loaded['params']),
+      batch_stats=dict(state.batch_stats, backbone=loaded['batch_stats']))
 
 
 def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
@@ -404,7 +397,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   init_fn = jax.jit(functools.partial(create_train_state, model, tx=tx),
                     out_shardings=repl)
   state = init_fn(dummy, rng=init_rng)
-  state = load_backbone(state, model, repl)
   if is_chief:
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     logging.info('Model %s: %s parameters, grid %dx%d on %d device(s).',
@@ -415,6 +407,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                     max_to_keep=config.max_checkpoints_to_keep)
   if ckpt.latest_step() is not None:
     state = ckpt.restore(jax.eval_shape(lambda s: s, state), train_iter)
+  else:  # the pretrained backbone; a checkpoint already holds it
+    state = load_backbone(state, model, repl)
   start_step = int(jax.device_get(state.step))
 
   p_train_step = jax.jit(functools.partial(train_step, loss=config.loss),

@@ -368,8 +368,9 @@ class CocoGridsConfig(tfds.core.BuilderConfig):
 class CocoGrids(tfds.core.GeneratorBasedBuilder):
   """Frozen-backbone grids of COCO 2014 images, one record per image.
 
-  Set `coco_dir`, `weights_path` and `batch_size` on the builder before
-  `download_and_prepare` (see `prepare_grids`).
+  Set `coco_dir`, `forward` (`backbone_forward`), `weights_path` (for the
+  metadata) and `batch_size` on the builder before `download_and_prepare`
+  (see `prepare_grids`).
   """
 
   VERSION = tfds.core.Version('1.0.0')
@@ -405,9 +406,7 @@ class CocoGrids(tfds.core.GeneratorBasedBuilder):
     self.info.metadata['image_ids'] = json.dumps(
         {s: ids for s, ids in images.items()})
     self.info.metadata['weights'] = os.path.basename(self.weights_path or '')
-    forward = backbone_forward(self.builder_config.backbone,
-                               self.builder_config.stages, self.weights_path)
-    return {s: self._generate_examples(s, ids, forward)
+    return {s: self._generate_examples(s, ids, self.forward)
             for s, ids in images.items() if ids}
 
   def _generate_examples(self, coco_split, ids, forward):
@@ -621,8 +620,8 @@ def prepare_grids(data_dir: str, coco_dir: str | None, weights_path: str | None,
   if builder.is_prepared():
     return builder
   coco_images(coco_dir)  # fails early, naming the folders
-  if weights_path != RANDOM_WEIGHTS:
-    backbone_forward(backbone, stages, weights_path)  # fails early too
+  # Also before TFDS starts: a missing or mismatched weights file.
+  builder.forward = backbone_forward(backbone, stages, weights_path)
   builder.coco_dir = os.path.expanduser(coco_dir)
   builder.weights_path = weights_path
   builder.batch_size = batch_size
