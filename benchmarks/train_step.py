@@ -78,8 +78,13 @@ def load_config(name: str):
   return module.get_config(arg or None)
 
 
-def synthetic_batch(meta, batch_size: int) -> dict[str, np.ndarray]:
-  """Random examples of the dataset's shapes (tokens: full-length)."""
+def synthetic_batch(meta, batch_size: int, questions_per_image: int = 1
+                    ) -> dict[str, np.ndarray]:
+  """Random examples of the dataset's shapes (tokens: full-length).
+
+  With questions_per_image g, the batch has batch_size / g images, as the
+  train pipeline makes it.
+  """
   rng = np.random.default_rng(0)
   if meta.question_kind == 'tokens':
     question = rng.integers(1, meta.vocab_size,
@@ -88,7 +93,7 @@ def synthetic_batch(meta, batch_size: int) -> dict[str, np.ndarray]:
   else:
     question = np.eye(meta.question_shape[0], dtype=np.float32)[
         rng.integers(0, meta.question_shape[0], batch_size)]
-  shape = (batch_size,) + tuple(meta.image_shape)
+  shape = (batch_size // questions_per_image,) + tuple(meta.image_shape)
   if meta.image_dtype == 'uint8':
     image = rng.integers(0, 256, shape, dtype=np.uint8)
   else:  # precomputed grids (VQA): non-negative like ReLU features
@@ -133,7 +138,8 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   mesh = sharding.create_mesh()
   repl = sharding.replicated(mesh)
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
-  batch = synthetic_batch(meta, batch_size)
+  batch = synthetic_batch(meta, batch_size,
+                          config.get('questions_per_image', 1))
   state = jax.jit(lambda b: train.create_train_state(
       model, b, tx, jax.random.key(0)), out_shardings=repl)(
           {k: batch[k] for k in ('image', 'question')})

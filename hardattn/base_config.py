@@ -34,6 +34,10 @@ def base_config() -> ml_collections.ConfigDict:
   # CLEVR on an accelerator host: about 1,500 examples/s per worker.
   c.data_workers = 0
   c.batch_size = 64  # global, split over devices and processes
+  # Train questions per image in a batch, encoded once for all of them
+  # (Sort-of-CLEVR, spatial): the batch holds batch_size questions on
+  # batch_size / questions_per_image images. 1: one image per question.
+  c.questions_per_image = 1
   c.eval_batch_size = 200  # global; the last batch is padded and masked
 
   # Model: `model_name` picks the constructor from hardattn.models.MODELS,
@@ -41,6 +45,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model_name = 'han_rn'
   c.model = ml_collections.ConfigDict(dict(
       cnn_features=(24, 24, 24, 24),
+      cnn_padding='zeros',  # 'zeros' | 'edge': the RN CNN's border
       fusion_features=(256, 256),
       fraction=0.25,
       adahan_threshold=1.0,

@@ -380,6 +380,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   is_chief = jax.process_index() == 0
   mesh = sharding.create_mesh()
   sharding.check_batch_size(config.batch_size, mesh, 'batch_size')
+  group = config.get('questions_per_image', 1)
+  if group > 1 and config.batch_size % group == 0:  # else the data say why
+    sharding.check_batch_size(config.batch_size // group, mesh,
+                              'batch_size / questions_per_image')
   sharding.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
 
   train_iter, eval_batches_fn, meta = datasets.get_dataset(

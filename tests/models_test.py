@@ -113,3 +113,50 @@ def test_registry_errors_name_the_problem():
     models.create_model('han_rnn', VECTOR_META)
   with pytest.raises(errors.UserError, match='fractoin'):
     models.create_model('han_rn', VECTOR_META, fractoin=0.5)
+
+
+@pytest.mark.parametrize('name', ['han_rn', 'rn', 'adahan_sum', 'san',
+                                  'smem', 'cnn_mlp'])
+@pytest.mark.parametrize('train', [False, True])
+def test_shared_images_equal_repeated_images(name, train):
+  """Images shared by consecutive questions give the repeated-image result.
+
+  Batch norm's statistics agree too: repeating every image the same number
+  of times leaves the batch mean and variance unchanged.
+  """
+  model = models.create_model(name, VECTOR_META, **_small(name))
+  rng = np.random.default_rng(0)
+  image = jnp.asarray(rng.integers(0, 256, (2, 75, 75, 3)), jnp.uint8)
+  question = jnp.asarray(np.eye(11)[rng.integers(0, 11, 6)], jnp.float32)
+  variables = model.init({'params': jax.random.key(0),
+                          'dropout': jax.random.key(1)}, image, question,
+                         train=False)
+  def run(images):
+    out = model.apply(variables, images, question, train=train,
+                      rngs={'dropout': jax.random.key(2)},
+                      mutable=['batch_stats'] if train else False)
+    return out[0] if train else out
+  shared = jax.jit(run)(image)
+  repeated = jax.jit(run)(jnp.repeat(image, 3, axis=0))
+  chex.assert_trees_all_close(shared, repeated, atol=1e-4, rtol=1e-4)
+  with pytest.raises(ValueError, match='share'):
+    model.init({'params': jax.random.key(0)}, image[:1].repeat(4, 0),
+               question, train=False)
+
+
+def test_edge_padding_keeps_a_uniform_image_uniform():
+  white = jnp.full((1, 75, 75, 3), 255, jnp.uint8)
+  cells = {}
+  for padding in encoders.CNN_PADDINGS:
+    enc = encoders.ConvEncoder((4, 4, 4, 4), padding=padding)
+    variables = enc.init(jax.random.key(0), white, train=False)
+    (cells[padding], grid) = enc.apply(variables, white, train=False)
+    assert grid == (5, 5) and cells[padding].shape == (1, 25, 6)
+  features = {k: v[0, :, :4] for k, v in cells.items()}  # without (x, y)
+  np.testing.assert_allclose(features['edge'], features['edge'][:1] +
+                             0 * features['edge'], atol=1e-5)
+  # Zero padding draws a frame: border cells differ from the centre.
+  assert not np.allclose(features['zeros'][0], features['zeros'][12])
+  with pytest.raises(ValueError, match='padding'):
+    bad = encoders.ConvEncoder((4,), padding='reflect')
+    bad.init(jax.random.key(0), white, train=False)

@@ -272,3 +272,36 @@ def test_prepare_cli(tmp_path):
   path = tmp_path / 'sort_of_clevr' / 'train2_test1_seed4' / '1.0.0'
   assert str(path) in result.stdout
   assert (path / 'dataset_info.json').exists()
+
+
+def test_questions_per_image_groups_an_images_questions(data_dir):
+  config = _config(data_dir, batch_size=16, questions_per_image=4)
+  train_iter, _, _ = datasets.get_dataset(config)
+  expected = collections.Counter()
+  scenes = [sort_of_clevr.generate_scene(_SEED, 'train', i)
+            for i in range(_NUM_TRAIN)]
+  for scene in scenes:
+    for q in range(20):
+      expected[_example_key(scene.image, scene.questions[q],
+                            scene.answers[q])] += 1
+  seen = collections.Counter()
+  # 12 images * 20 questions / 16 = 15 batches: one epoch, each of 4 images.
+  for _ in range(15):
+    b = next(train_iter)
+    assert b['image'].shape == (4, 75, 75, 3)
+    assert b['question'].shape == (16, 11) and b['answer'].shape == (16,)
+    assert b['question_type'].shape == (16,) and b['mask'].shape == (16,)
+    images = np.repeat(b['image'], 4, axis=0)  # question i is on image i//4
+    seen.update(map(_example_key, images, b['question'], b['answer']))
+  assert seen == expected
+
+
+@pytest.mark.parametrize('overrides, match', [
+    (dict(questions_per_image=3, batch_size=24),
+     'must divide the 20 questions'),
+    (dict(questions_per_image=5, batch_size=16), 'divisor of the per-process'),
+    (dict(dataset='clevr', questions_per_image=2), 'fixed number of'),
+])
+def test_questions_per_image_errors(data_dir, overrides, match):
+  with pytest.raises(errors.UserError, match=match):
+    datasets.get_dataset(_config(data_dir, **overrides))

@@ -44,9 +44,19 @@ def get_dataset(
     (train_iter, eval_iter_fn, meta), see `sort_of_clevr.get_dataset`.
 
   Raises:
-    errors.UserError: unknown dataset name.
+    errors.UserError: unknown dataset name, or questions_per_image set for
+      a dataset whose images have varying numbers of questions.
   """
-  return module(config).get_dataset(
+  mod = module(config)
+  group = config.get('questions_per_image', 1)
+  if group != 1 and not getattr(mod, 'SHARES_IMAGES', False):
+    shared = sorted(n for n, m in DATASETS.items()
+                    if getattr(m, 'SHARES_IMAGES', False))
+    raise errors.UserError(
+        f'config.questions_per_image={group} needs a fixed number of '
+        f'questions per image ({", ".join(shared)}); {config.dataset} '
+        'takes 1.')
+  return mod.get_dataset(
       config, process_index=process_index, process_count=process_count)
 
 

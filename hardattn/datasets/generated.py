@@ -30,6 +30,9 @@ the dataset's name, e.g. 'sort_of_clevr'):
   data_seed: int, training shuffle seed.
   data_threads: int, grain read threads per iterator (0: no threads).
   data_workers: int, grain worker processes for training batches (0: none).
+  questions_per_image: int, questions of one image per train example,
+    sharing one image encoding (a divisor of Q and of the per-process
+    batch; 1: every question its own example).
 """
 
 import abc
@@ -168,16 +171,23 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 class QuestionSource(Sequence):
-  """One example per (image, question) over an image-level data source.
+  """Examples of `group` questions each over an image-level data source.
 
-  Example q is question q % Q of image q // Q; images are read on demand,
-  and the last few are cached (an in-order pass reads each image once).
-  Picklable, for grain's worker processes.
+  With group 1 (evaluation, and training by default) example e is question
+  e % Q of image e // Q. With group g > 1 (training with
+  `config.questions_per_image`) example e holds g questions of image
+  e // (Q / g), so the image is encoded once for all of them: the image's
+  questions are taken in a fixed order shuffled per image (so a group mixes
+  question kinds) and cut into Q / g groups. The question fields then have a
+  leading [g] axis; `pipeline.flatten_question_groups` spreads them out
+  after batching. Images are read on demand, and the last few are cached (an
+  in-order pass reads each image once). Picklable, for grain's worker
+  processes.
   """
 
   def __init__(self, images: Sequence[dict[str, np.ndarray]], *,
                num_questions: int, question_dtype: Any,
-               cache_size: int = 32):
+               cache_size: int = 32, group: int = 1):
     """Initializes the source.
 
     Args:
@@ -186,25 +196,38 @@ class QuestionSource(Sequence):
       num_questions: Q.
       question_dtype: dtype of an example's question.
       cache_size: records kept in memory.
+      group: questions per example, a divisor of Q.
     """
+    if group < 1 or num_questions % group:
+      raise errors.UserError(
+          f'config.questions_per_image={group} must divide the {num_questions}'
+          ' questions of each image.')
     self._images = images
     self._num_questions = num_questions
     self._question_dtype = question_dtype
+    self._group = group
     self._read = pipeline.CachedReader(images, cache_size)
 
   def __len__(self) -> int:
-    return len(self._images) * self._num_questions
+    return len(self._images) * (self._num_questions // self._group)
 
   def __getitem__(self, index: int) -> dict[str, Any]:
     if not 0 <= index < len(self):
       raise IndexError(index)
-    image_index, q = divmod(int(index), self._num_questions)
+    groups = self._num_questions // self._group
+    image_index, g = divmod(int(index), groups)
     record = self._read[image_index]
+    if self._group == 1:
+      q = g
+    else:  # a fixed per-image order, the same in every epoch and process
+      order = np.random.default_rng(image_index).permutation(
+          self._num_questions)
+      q = np.sort(order[g * self._group:(g + 1) * self._group])
     return {
         'image': record['image'],
         'question': record['questions'][q].astype(self._question_dtype),
-        'answer': np.int32(record['answers'][q]),
-        'question_type': np.int32(record['question_types'][q]),
+        'answer': np.asarray(record['answers'][q], np.int32),
+        'question_type': np.asarray(record['question_types'][q], np.int32),
     }
 
 
@@ -309,11 +332,11 @@ class GeneratedDataset:
         command += f' --{flag}={value}'
     return command
 
-  def question_source(self, images: Sequence[dict[str, np.ndarray]]
-                      ) -> QuestionSource:
-    """The per-question example source over a split's records."""
+  def question_source(self, images: Sequence[dict[str, np.ndarray]],
+                      group: int = 1) -> QuestionSource:
+    """The example source over a split's records, `group` questions each."""
     return QuestionSource(images, num_questions=self.num_questions,
-                          question_dtype=self.question_dtype)
+                          question_dtype=self.question_dtype, group=group)
 
   def config_sizes(self, config: Any) -> Sizes:
     """The variant `config.NAME` asks for."""
@@ -362,7 +385,9 @@ class GeneratedDataset:
       (train_iter, eval_iter_fn, meta). train_iter yields endless shuffled
       batches {image uint8 [b, H, W, 3], question [b, ...] (question_dtype),
       answer int32 [b], question_type int32 [b], mask bool [b]} with b =
-      batch_size // process_count, and supports get_state()/set_state().
+      batch_size // process_count (the image: [b // questions_per_image, H,
+      W, 3], each image answering consecutive questions), and supports
+      get_state()/set_state().
       eval_iter_fn() returns a fresh in-order pass over this process's share
       of the 'test' split, in batches of eval_batch_size // process_count,
       padded with zeros (mask False).
@@ -370,16 +395,19 @@ class GeneratedDataset:
     Raises:
       errors.DatasetNotFoundError: the data are not prepared and
         config.prepare_if_missing is false.
-      errors.UserError: a batch size is not divisible by process_count.
+      errors.UserError: a batch size is not divisible by process_count, or
+        questions_per_image does not divide Q and the batch.
     """
     train_batch = pipeline.per_process_batch_size(
         config.batch_size, process_count, 'batch_size')
     eval_batch = pipeline.per_process_batch_size(
         config.eval_batch_size, process_count, 'eval_batch_size')
+    group = pipeline.questions_per_image(config, train_batch)
     b = self.open(config)
     train_iter = pipeline.train_iterator(
-        self.question_source(b.as_data_source('train')),
-        batch_size=train_batch,
+        self.question_source(b.as_data_source('train'), group),
+        batch_size=train_batch // group,
+        questions_per_example=group,
         seed=config.data_seed,
         process_index=process_index,
         process_count=process_count,

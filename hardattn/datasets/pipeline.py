@@ -123,6 +123,45 @@ def per_process_batch_size(global_batch_size: int, process_count: int,
   return global_batch_size // process_count
 
 
+def questions_per_image(config: Any, batch_size: int) -> int:
+  """`config.questions_per_image` (1 if absent), checked against a batch.
+
+  Args:
+    config: the run's ConfigDict.
+    batch_size: the per-process train batch, in questions.
+
+  Returns:
+    g, the questions that share one image (and its encoding) in a batch.
+
+  Raises:
+    errors.UserError: g is not positive or does not divide the batch.
+  """
+  group = int(config.get('questions_per_image', 1))
+  if group < 1 or batch_size % group:
+    raise errors.UserError(
+        f'config.questions_per_image={group} must be a positive divisor of '
+        f'the per-process batch size ({batch_size}).')
+  return group
+
+
+def flatten_question_groups(batch: Batch) -> Batch:
+  """[b, g, ...] question fields -> [b * g, ...]; images stay [b, ...].
+
+  The questions of image i become rows i * g .. i * g + g - 1, the layout
+  the models expect when a batch has fewer images than questions.
+  """
+  b, g = batch['answer'].shape[:2]
+  out = {}
+  for key, value in batch.items():
+    if key == 'image':
+      out[key] = value
+    elif key == 'mask':  # one per example: the same for its g questions
+      out[key] = np.repeat(value, g)
+    else:
+      out[key] = value.reshape((b * g,) + value.shape[2:])
+  return out
+
+
 class _DropCustomConfigWarning(logging.Filter):
 
   def filter(self, record: logging.LogRecord) -> bool:
@@ -192,6 +231,7 @@ def train_iterator(
     map_fn: Callable[[Example], Example] | None = None,
     random_map_fn: Callable[[Example, np.random.Generator], Example]
     | None = None,
+    questions_per_example: int = 1,
 ) -> grain.DatasetIterator:
   """An endless, shuffled iterator of training batches for this process.
 
@@ -216,6 +256,9 @@ def train_iterator(
       map_fn, called with the example and a numpy Generator seeded from
       `seed` and the example's position in the shuffled stream: the same
       draws on every run, new ones every epoch.
+    questions_per_example: g > 1 when each example holds one image and g
+      questions ([g, ...] fields): batches are then flattened to b * g
+      questions on b images (`flatten_question_groups`).
 
   Returns:
     An iterator of dicts with the source's keys plus `mask` (bool [b], all
@@ -233,6 +276,8 @@ def train_iterator(
   if random_map_fn is not None:
     ds = ds.random_map(random_map_fn, seed=seed)
   ds = ds.map(_with_mask).batch(batch_size, drop_remainder=True)
+  if questions_per_example > 1:
+    ds = ds.map(flatten_question_groups)
   read_options = grain.ReadOptions(
       num_threads=num_threads,
       prefetch_buffer_size=prefetch_batches if num_threads else 0)

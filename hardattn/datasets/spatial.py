@@ -447,5 +447,8 @@ prepare = DATASET.prepare
 prepare_command = DATASET.prepare_command
 config_name = DATASET.config_name
 get_dataset = DATASET.get_dataset
+# Every image has Q questions: train batches can share images
+# (config.questions_per_image).
+SHARES_IMAGES = True
 get_split = DATASET.get_split
 nominal_meta = DATASET.nominal_meta

@@ -76,9 +76,12 @@ class RelationalNetwork(nn.Module):
     h = nn.relu(h)
     for i, width in enumerate(self.features[1:], start=1):
       h = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'g{i}')(h))
+    # A masked sum, which XLA fuses into one reduction; an einsum here
+    # compiled to a transposing copy of h and a batched matvec (7% slower
+    # fwd+bwd at 25 cells, one run).
     mask = mask.astype(self.dtype)
-    pair_mask = mask[:, :, None] * mask[:, None, :]
-    return jnp.einsum('bijf,bij->bf', h, pair_mask)
+    pair_mask = mask[:, :, None, None] * mask[:, None, :, None]
+    return jnp.sum(h * pair_mask, axis=(1, 2))
 
 
 class AnswerHead(nn.Module):

@@ -88,10 +88,29 @@ class GridCells(nn.Module):
     return jnp.concatenate([cells, coords], axis=-1)
 
 
+def share_images(cells: jax.Array, batch: int) -> jax.Array:
+  """Each image's cells repeated for its questions: [n, ...] -> [batch, ...].
+
+  A train batch may hold fewer images than questions (n divides batch; the
+  questions of image i are rows i * batch / n onwards), so an image is
+  encoded once for all its questions. n == batch returns `cells` as is.
+  """
+  n = cells.shape[0]
+  if n == batch:
+    return cells
+  if batch % n:
+    raise ValueError(f'{batch} questions cannot share {n} images evenly.')
+  # broadcast + reshape keeps the leading (data-sharded) axis major, so
+  # each device repeats its own images without communication.
+  expanded = jnp.broadcast_to(cells[:, None], (n, batch // n) + cells.shape[1:])
+  return expanded.reshape((batch,) + cells.shape[1:])
+
+
 def image_cells(image: jax.Array, *, train: bool, image_encoder: str,
                 cnn_features: Sequence[int], backbone: str,
                 backbone_stages: int, backbone_trainable: bool,
-                l2_normalize: bool, dtype: jnp.dtype) -> jax.Array:
+                l2_normalize: bool, dtype: jnp.dtype,
+                cnn_padding: str = 'zeros') -> jax.Array:
   """Encodes images into cells; call inside a model's compact __call__.
 
   The submodules are named 'image_encoder' (the CNN, or the grid's
@@ -112,12 +131,14 @@ def image_cells(image: jax.Array, *, train: bool, image_encoder: str,
       it).
     l2_normalize: 'features', 'resnet': unit-norm cell vectors.
     dtype: computation dtype.
+    cnn_padding: 'cnn': 'zeros' | 'edge' (see `pad_like_same`).
 
   Returns:
     cells [b, cells, C + 2].
   """
   if image_encoder == 'cnn':
-    return ConvEncoder(cnn_features, dtype, name='image_encoder')(
+    return ConvEncoder(cnn_features, dtype, cnn_padding,
+                       name='image_encoder')(
         image, train=train)[0]
   if image_encoder == 'resnet':
     image = resnet.from_preset(backbone, num_stages=backbone_stages,
@@ -139,6 +160,24 @@ def to_float_image(image: jax.Array, dtype=jnp.float32) -> jax.Array:
   return image.astype(dtype)
 
 
+CNN_PADDINGS = ('zeros', 'edge')
+
+
+def pad_like_same(x: jax.Array, mode: str) -> jax.Array:
+  """Pads [b, h, w, c] as a 3x3 stride-2 'SAME' convolution would, by mode.
+
+  'SAME' pads with zeros; on images whose background is not zero (Sort-of-
+  CLEVR's white) that draws a frame around every image and feature map,
+  whose edge responses can outweigh the objects'. mode='edge' repeats the
+  border instead, so a uniform background stays uniform up to the border.
+  """
+  pads = []
+  for n in x.shape[1:3]:
+    total = max((-(-n // 2) - 1) * 2 + 3 - n, 0)
+    pads.append((total // 2, total - total // 2))
+  return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), mode=mode)
+
+
 class ConvEncoder(nn.Module):
   """The RN CNN: 3x3 stride-2 convolutions, batch norm and ReLU.
 
@@ -148,6 +187,7 @@ class ConvEncoder(nn.Module):
   """
   features: Sequence[int] = (24, 24, 24, 24)  # channels of each conv layer
   dtype: jnp.dtype = jnp.float32  # computation dtype
+  padding: str = 'zeros'  # 'zeros' (SAME) | 'edge' (replicate the border)
 
   @nn.compact
   def __call__(self, image: jax.Array, *, train: bool) -> tuple[
@@ -162,11 +202,18 @@ class ConvEncoder(nn.Module):
     Returns:
       cells [batch, cells, features[-1] + 2] and the grid shape (h, w).
     """
+    if self.padding not in CNN_PADDINGS:
+      raise ValueError(f'padding must be one of {CNN_PADDINGS}, got '
+                       f'{self.padding!r}')
     x = to_float_image(image, self.dtype)
     for i, width in enumerate(self.features):
+      conv_padding = 'SAME'
+      if self.padding == 'edge':
+        x = pad_like_same(x, mode='edge')
+        conv_padding = 'VALID'
       # No bias: batch norm's shift replaces it (a bias here has zero
       # gradient, which Adam would turn into noise-sized updates).
-      x = nn.Conv(width, (3, 3), strides=(2, 2), padding='SAME',
+      x = nn.Conv(width, (3, 3), strides=(2, 2), padding=conv_padding,
                   use_bias=False, dtype=self.dtype, name=f'conv{i}')(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                        dtype=self.dtype, name=f'bn{i}')(x)

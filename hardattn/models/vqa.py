@@ -77,6 +77,7 @@ class VQAModel(nn.Module):
   attention: str = 'han'  # 'none' | 'han' | 'adahan'
   aggregation: str = 'rn'  # 'sum' | 'rn'
   cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  cnn_padding: str = 'zeros'  # RN CNN: 'zeros' | 'edge' (encoders.py)
   image_encoder: str = 'cnn'  # 'cnn' | 'features' (grids) | 'resnet'
   backbone: str = 'resnet101'  # resnet: a key of resnet.RESNET_PRESETS
   backbone_stages: int = 4  # resnet: 4 -> stride 32 (448 -> 14x14)
@@ -108,7 +109,8 @@ class VQAModel(nn.Module):
         cnn_features=self.cnn_features, backbone=self.backbone,
         backbone_stages=self.backbone_stages,
         backbone_trainable=self.backbone_trainable,
-        l2_normalize=self.feature_l2_normalize, dtype=self.dtype)
+        l2_normalize=self.feature_l2_normalize, dtype=self.dtype,
+        cnn_padding=self.cnn_padding)
 
   def select(self, m: jax.Array, norms: jax.Array
              ) -> hard_attention.Selection:
@@ -132,8 +134,10 @@ class VQAModel(nn.Module):
     """Answers questions about images.
 
     Args:
-      image: [batch, height, width, 3] uint8 or float in [0, 1]; with
-        image_encoder='features', grids [batch, h, w, C].
+      image: [n, height, width, 3] uint8 or float in [0, 1]; with
+        image_encoder='features', grids [n, h, w, C]. n is batch, or a
+        divisor of it when images are shared by consecutive questions
+        (`encoders.share_images`).
       question: [batch, dim] float (vector questions) or [batch, length]
         int tokens.
       train: dropout and batch statistics on.
@@ -144,7 +148,8 @@ class VQAModel(nn.Module):
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
                        f'{self.aggregation!r}')
-    cells = self.encode_image(image, train=train)
+    cells = encoders.share_images(self.encode_image(image, train=train),
+                                  question.shape[0])
     q = QuestionEncoder(self.question_kind, self.vocab_size,
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
@@ -204,6 +209,7 @@ class SoftAttentionModel(nn.Module):
   attention_dim: int = 256  # san: width of h; smem: word/evidence size N
   smem_scale_hop2: bool = True  # smem: hop 2 scores / sqrt(N) (decision)
   cnn_features: Sequence[int] = (24, 24, 24, 24)  # RN CNN widths
+  cnn_padding: str = 'zeros'  # RN CNN: 'zeros' | 'edge' (encoders.py)
   image_encoder: str = 'cnn'  # 'cnn' | 'features' (grids) | 'resnet'
   backbone: str = 'resnet101'  # resnet: a key of resnet.RESNET_PRESETS
   backbone_stages: int = 4  # resnet: 4 -> stride 32 (448 -> 14x14)
@@ -229,7 +235,8 @@ class SoftAttentionModel(nn.Module):
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
                        f'{self.aggregation!r}')
-    cells = self.encode_image(image, train=train)
+    cells = encoders.share_images(self.encode_image(image, train=train),
+                                  question.shape[0])
     if self.attention == 'san':
       q = QuestionEncoder(self.question_kind, self.vocab_size,
                           self.word_embed_dim, self.lstm_dim, self.dtype,
@@ -277,6 +284,7 @@ class CNNMLP(nn.Module):
   question_kind: str = 'vector'  # 'vector' | 'tokens'
   vocab_size: int = 0
   cnn_features: Sequence[int] = (24, 24, 24, 24)
+  cnn_padding: str = 'zeros'  # 'zeros' | 'edge' (encoders.pad_like_same)
   word_embed_dim: int = 32
   lstm_dim: int = 128
   hidden_features: Sequence[int] = (256,)  # layers before f
@@ -292,7 +300,9 @@ class CNNMLP(nn.Module):
                train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Same contract as `VQAModel.__call__`."""
     cells, _ = encoders.ConvEncoder(self.cnn_features, self.dtype,
-                                       name='image_encoder')(image, train=train)
+                                    self.cnn_padding,
+                                    name='image_encoder')(image, train=train)
+    cells = encoders.share_images(cells, question.shape[0])
     q = QuestionEncoder(self.question_kind, self.vocab_size,
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
