@@ -31,8 +31,10 @@ demo: venv
 test: venv
 	XLA_FLAGS= $(PY) -m pytest tests -q -n 2 --durations=10
 
+# Every benchmark (about 30 minutes on a 2-core CPU): writes BENCHMARKS.md
+# and benchmarks/cost_vs_cells.png.
 bench: venv
-	XLA_FLAGS= $(PY) benchmarks/train_step.py --devices=$(CPU_DEVICES)
+	XLA_FLAGS= $(PY) benchmarks/suite.py --devices=$(CPU_DEVICES)
 
 clean:
 	rm -rf $(VENV) *.egg-info

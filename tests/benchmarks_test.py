@@ -1,0 +1,42 @@
+"""Smoke test of benchmarks/suite.py: a --quick run writes the whole report.
+
+One Sort-of-CLEVR config, two cell counts and tiny generated datasets in a
+temporary data_dir, on one device; XLA compiles without its expensive
+optimisations (compilation is most of a quick run's time, and the numbers
+are not what is tested).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST_COMPILE = ('--xla_backend_optimization_level=0 '
+                '--xla_llvm_disable_expensive_passes=true')
+
+
+def test_quick_suite_writes_report_and_plot(tmp_path):
+  out, plot = tmp_path / 'B.md', tmp_path / 'p.png'
+  result = subprocess.run(
+      [sys.executable, 'benchmarks/suite.py', '--quick', '--devices=1',
+       '--grids=sort_of_clevr', '--sections=peak,train,cells,input',
+       f'--out={out}', f'--plot={plot}', f'--data_dir={tmp_path / "data"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, XLA_FLAGS=FAST_COMPILE, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  text = out.read_text()
+  for header in ('# Benchmarks', '## Matmul peak', '## Train and eval steps',
+                 '## Cost against the number of cells', '## Input pipeline'):
+    assert f'\n{header}\n' in f'\n{text}', header
+  assert 'failed' not in text
+  # A measured row: examples/s, compile s and GFLOP/example are numbers.
+  assert re.search(r'^\| `sort_of_clevr_han_rn` \| 5x5 \| 6/25 \| [\d.]+ \| '
+                   r'[\d.]+ \| [\d.]+ \| [\d.]+ \|', text, re.MULTILINE)
+  assert re.search(r'^\| 64x64 \| 4x4 \| 16 \| 256 \| [\d.]+ \|', text,
+                   re.MULTILINE)
+  assert re.search(r'^\| Sort-of-CLEVR \| .* \| 8 \| [\d.]+ \|', text,
+                   re.MULTILINE)
+  assert '| CLEVR | `clevr_han_rn` | 8 | not prepared here |' in text
+  assert '](p.png)' in text
+  assert plot.read_bytes().startswith(b'\x89PNG\r\n\x1a\n')
