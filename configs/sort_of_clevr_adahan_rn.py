@@ -17,8 +17,8 @@ from hardattn import base_config
 
 
 def get_config(arg=None):
-  args = base_config.parse_arg(arg, max_cells=12, threshold=1.0)
-  config = base_config.base_config()
+  config, args = base_config.sort_of_clevr_config(arg, max_cells=12,
+                                                  threshold=1.0)
   config.model_name = 'adahan_rn'
   config.model.adahan_max_cells = args.max_cells
   config.model.adahan_threshold = args.threshold

@@ -20,8 +20,7 @@ from hardattn import base_config
 
 
 def get_config(arg=None):
-  args = base_config.parse_arg(arg, frac=0.25)
-  config = base_config.base_config()
+  config, args = base_config.sort_of_clevr_config(arg, frac=0.25)
   config.model_name = 'han_rn'
   config.model.fraction = args.frac
   config.num_train_steps = 14_000

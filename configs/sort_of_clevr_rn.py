@@ -1,14 +1,16 @@
 r"""Plain RN on Sort-of-CLEVR: all 25 cells, all 625 ordered pairs.
 
 The RN paper's Sort-of-CLEVR model (Santoro et al. 2017): > 94% on relational
-and non-relational questions. CNN width and g/f sizes here are the RN paper's
-CLEVR sizes (24-wide CNN, g 4x256, f 256-256), shared by every model in this
-comparison so only attention and aggregation differ.
+and non-relational questions. The CNN and f are the RN paper's CLEVR sizes
+(24-wide CNN, f 256-256), g is 4x128 (4x256 with `:paper`), shared by every
+model in this comparison so only attention and aggregation differ.
 
-  python -m hardattn.main --config=configs/sort_of_clevr_rn.py \
+  python -m hardattn.main --config=configs/sort_of_clevr_rn.py:paper \
       --workdir=workdirs/sort_of_clevr_rn
 
-Measured here (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices,
+Measured here with `:paper` (the RN paper's training, which these configs
+used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
+2-core AMD EPYC VM, 2 fake XLA CPU devices,
 Sort-of-CLEVR test split; see the README results table):
   1,000 steps, 11 min: 49.7% non-relational, 46.0% relational.
 """
@@ -17,8 +19,7 @@ from hardattn import base_config
 
 
 def get_config(arg=None):
-  del arg
-  config = base_config.base_config()
+  config, _ = base_config.sort_of_clevr_config(arg)
   config.model_name = 'rn'
   config.num_train_steps = 1_000
   return config

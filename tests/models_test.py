@@ -3,6 +3,7 @@
 import types
 
 import chex
+from flax import linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -160,3 +161,27 @@ def test_edge_padding_keeps_a_uniform_image_uniform():
   with pytest.raises(ValueError, match='padding'):
     bad = encoders.ConvEncoder((4,), padding='reflect')
     bad.init(jax.random.key(0), white, train=False)
+
+
+@pytest.mark.parametrize('padding', encoders.CNN_PADDINGS)
+@pytest.mark.parametrize('size', [75, 8, 9])
+def test_patch_convolution_equals_xla_convolution(padding, size):
+  x = jnp.asarray(np.random.default_rng(0).random((2, size, size, 3)),
+                  jnp.float32)
+  convs = {impl: encoders.Conv3x3Stride2(5, padding, impl)
+           for impl in ('xla', 'patches')}
+  variables = convs['xla'].init(jax.random.key(0), x)
+  outs, grads = {}, {}
+  for impl, conv in convs.items():
+    fn = lambda v, x, conv=conv: jnp.sum(conv.apply(v, x) ** 2)
+    outs[impl] = conv.apply(variables, x)
+    grads[impl] = jax.grad(fn, argnums=(0, 1))(variables, x)
+  assert outs['xla'].shape == (2, -(-size // 2), -(-size // 2), 5)
+  chex.assert_trees_all_close(outs['xla'], outs['patches'], atol=1e-5)
+  chex.assert_trees_all_close(grads['xla'], grads['patches'], atol=1e-4,
+                              rtol=1e-4)
+  if padding == 'zeros':  # the same function as flax's SAME convolution
+    flax_conv = nn.Conv(5, (3, 3), strides=(2, 2), padding='SAME',
+                        use_bias=False)
+    chex.assert_trees_all_close(flax_conv.apply(variables, x), outs['xla'],
+                                atol=1e-5)
