@@ -159,15 +159,10 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
-if ARGS.devices > 1:
-  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                             f' --xla_force_host_platform_device_count='
-                             f'{ARGS.devices}'
-                             ' --xla_cpu_collective_call_terminate_timeout_'
-                             'seconds=600')
 sys.path.insert(0, BENCHMARKS_DIR)
-
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import host_devices  # before JAX
+host_devices.split_host_cpu(ARGS.devices)
 _argv, sys.argv = sys.argv, sys.argv[:1]
 import train_step  # parses sys.argv when imported: give it no flags
 sys.argv = _argv

@@ -39,16 +39,12 @@ def parse_args():
 
 
 ARGS = parse_args()
-if ARGS.devices > 1:
-  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                             f' --xla_force_host_platform_device_count='
-                             f'{ARGS.devices}'
-                             ' --xla_cpu_collective_call_terminate_timeout_'
-                             'seconds=600')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import host_devices  # before JAX
+host_devices.split_host_cpu(ARGS.devices)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import functools
 import importlib.util
 import jax
