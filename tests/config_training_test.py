@@ -1,6 +1,7 @@
 """The soft-vs-hard comparison configs train a few steps at tiny sizes."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -33,6 +34,7 @@ def tiny(spec: str, data_dir: str):
   config.model.cnn_features = (8,) * len(config.model.cnn_features)
   config.data_threads = 0
   config.batch_size = config.eval_batch_size = 8
+  config.questions_per_image = math.gcd(config.questions_per_image, 8)
   config.num_train_steps = config.eval_every_steps = 3
   config.checkpoint_every_steps = 3
   config.log_every_steps = 1

@@ -36,6 +36,7 @@ def _config(data_dir, **overrides):
   c.spatial = ml_collections.ConfigDict(dict(
       num_train_images=_NUM_TRAIN, num_test_images=_NUM_TEST, seed=_SEED))
   c.batch_size = 16
+  c.questions_per_image = 1  # base_config's 20 is Sort-of-CLEVR's
   c.eval_batch_size = 24
   c.data_threads = 1
   c.update(overrides)
