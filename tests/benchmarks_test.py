@@ -1,6 +1,6 @@
 """Smoke test of benchmarks/suite.py: a --quick run writes the whole report.
 
-One Sort-of-CLEVR config, two cell counts and tiny generated datasets in a
+One Sort-of-CLEVR config, one cell count and tiny generated datasets in a
 temporary data_dir, on one device; XLA compiles without its expensive
 optimisations (compilation is most of a quick run's time, and the numbers
 are not what is tested).

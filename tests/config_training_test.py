@@ -34,7 +34,8 @@ def tiny(spec: str, data_dir: str):
   config.model.cnn_features = (8,) * len(config.model.cnn_features)
   config.data_threads = 0
   config.batch_size = config.eval_batch_size = 8
-  config.questions_per_image = math.gcd(config.questions_per_image, 8)
+  # 4 images a batch, one per test device
+  config.questions_per_image = math.gcd(config.questions_per_image, 2)
   config.num_train_steps = config.eval_every_steps = 3
   config.checkpoint_every_steps = 3
   config.log_every_steps = 1

@@ -116,15 +116,15 @@ def test_registry_errors_name_the_problem():
     models.create_model('han_rn', VECTOR_META, fractoin=0.5)
 
 
-@pytest.mark.parametrize('name', ['han_rn', 'rn', 'adahan_sum', 'san',
-                                  'smem', 'cnn_mlp'])
-@pytest.mark.parametrize('train', [False, True])
-def test_shared_images_equal_repeated_images(name, train):
+@pytest.mark.parametrize('name', ['adahan_rn', 'san', 'smem', 'cnn_mlp'])
+def test_shared_images_equal_repeated_images(name):
   """Images shared by consecutive questions give the repeated-image result.
 
-  Batch norm's statistics agree too: repeating every image the same number
-  of times leaves the batch mean and variance unchanged.
+  In training mode, so batch norm's statistics are checked too: repeating
+  every image the same number of times leaves the batch mean and variance
+  unchanged. (VQAModel's other attentions share the same code path.)
   """
+  train = True
   model = models.create_model(name, VECTOR_META, **_small(name))
   rng = np.random.default_rng(0)
   image = jnp.asarray(rng.integers(0, 256, (2, 75, 75, 3)), jnp.uint8)
