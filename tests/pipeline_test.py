@@ -65,13 +65,25 @@ def test_process_slices_are_disjoint_and_cover():
         [b['answer'][b['mask']] for b in eval_fn()])
     np.testing.assert_array_equal(answers, np.arange(index, n, count))
     seen.append(answers)
-    train = pipeline.train_iterator(
-        _source(n), batch_size=2, seed=0, process_index=index,
-        process_count=count, num_threads=0)
-    train_answers = np.concatenate([b['answer'] for b in _take(train, 3)])
-    assert set(train_answers) <= set(range(index, n, count))
   all_answers = np.concatenate(seen)
   assert len(set(all_answers)) == len(all_answers) == n
+
+
+@pytest.mark.parametrize('count', [2, 3])
+def test_process_batches_stack_into_the_single_process_batches(count):
+  # Batches spanning epochs included (24 examples, global batch 2 * count).
+  def augment(example, rng):
+    return dict(example, question=example['question'] + rng.random(3))
+  kwargs = dict(seed=5, num_threads=0, random_map_fn=augment)
+  single = _take(pipeline.train_iterator(
+      _source(23), batch_size=2 * count, **kwargs), 9)
+  parts = [_take(pipeline.train_iterator(
+      _source(23), batch_size=2, process_index=index, process_count=count,
+      **kwargs), 9) for index in range(count)]
+  for step, want in enumerate(single):
+    for key in want:
+      np.testing.assert_array_equal(
+          want[key], np.concatenate([p[step][key] for p in parts]))
 
 
 def test_iterator_state_save_restore():

@@ -218,6 +218,37 @@ def _process_slice(source: Sequence[Example], process_index: int,
   return grain.MapDataset.source(source)[process_index::process_count]
 
 
+class _ProcessRows(grain.MapDataset):
+  """This process's rows of each global batch of a global example stream.
+
+  Element j of process p is element (j // b) * B + p * b + j % b of the
+  parent, for local batch b and global batch B = b * process_count: the
+  processes' batches, stacked in process order, are exactly the global
+  batches a single process would make. Only indices move; each process
+  reads just its own examples.
+  """
+
+  def __init__(self, parent: grain.MapDataset, local_batch: int,
+               process_index: int, process_count: int):
+    super().__init__(parent)
+    self._local = local_batch
+    self._index = process_index
+    self._global = local_batch * process_count
+
+  def __len__(self) -> int:
+    return len(self._parent) // self._global * self._local
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    batch, row = divmod(index, self._local)
+    return self._parent[batch * self._global + self._index * self._local
+                        + row]
+
+  def __str__(self) -> str:
+    return f'ProcessRows(local_batch={self._local}, process={self._index})'
+
+
 def train_iterator(
     source: Sequence[Example],
     *,
@@ -235,9 +266,11 @@ def train_iterator(
 ) -> grain.DatasetIterator:
   """An endless, shuffled iterator of training batches for this process.
 
-  The process takes examples `process_index::process_count` of `source`,
-  shuffles them (a new order every epoch), and batches them; a batch may span
-  two epochs.
+  All processes shuffle the whole `source` alike (a new order every epoch)
+  into one stream of global batches of `batch_size * process_count`
+  examples; each process reads and batches only its own `batch_size` rows
+  of every global batch. So the global batches (and a run's result) are the
+  same for any number of processes. A batch may span two epochs.
 
   Args:
     source: random-access example source (see module docstring).
@@ -265,16 +298,20 @@ def train_iterator(
     True), each with a leading batch dimension [b, ...]. It supports
     `get_state()` / `set_state(state)` to resume the data order.
   """
-  ds = _process_slice(source, process_index, process_count)
-  if len(ds) < batch_size:
+  if not 0 <= process_index < process_count:
+    raise ValueError(
+        f'process_index={process_index} not in [0, {process_count}).')
+  if len(source) < batch_size * process_count:
     raise errors.UserError(
-        f'The training data of process {process_index} has {len(ds)} '
-        f'examples, fewer than one batch ({batch_size}).')
-  ds = ds.shuffle(seed=seed).repeat(None)
+        f'The training data has {len(source)} examples, fewer than one '
+        f'global batch ({batch_size} x {process_count} processes).')
+  ds = grain.MapDataset.source(source).shuffle(seed=seed).repeat(None)
   if map_fn is not None:
     ds = ds.map(map_fn)
-  if random_map_fn is not None:
+  if random_map_fn is not None:  # seeded by the global position
     ds = ds.random_map(random_map_fn, seed=seed)
+  if process_count > 1:
+    ds = _ProcessRows(ds, batch_size, process_index, process_count)
   ds = ds.map(_with_mask).batch(batch_size, drop_remainder=True)
   if questions_per_example > 1:
     ds = ds.map(flatten_question_groups)
