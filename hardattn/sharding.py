@@ -18,6 +18,36 @@ from hardattn import errors
 DATA_AXIS = 'data'
 
 
+def initialize_distributed(*, auto: bool = False,
+                           coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """Starts JAX's multi-process runtime, if asked (before any device use).
+
+  Args:
+    auto: call `jax.distributed.initialize()` with auto-detection (Cloud
+      TPU, SLURM, ...).
+    coordinator_address: HOST:PORT of process 0; with num_processes and
+      process_id, an explicit initialization (takes precedence over auto).
+    num_processes: processes in the run.
+    process_id: this process's index.
+
+  Raises:
+    errors.UserError: the explicit arguments are given only in part.
+  """
+  explicit = (coordinator_address, num_processes, process_id)
+  if any(v is not None for v in explicit):
+    if any(v is None for v in explicit):
+      raise errors.UserError(
+          '--coordinator_address, --num_processes and --process_id go '
+          'together (or use --distributed where they are auto-detected).')
+    jax.distributed.initialize(coordinator_address=coordinator_address,
+                               num_processes=num_processes,
+                               process_id=process_id)
+  elif auto:
+    jax.distributed.initialize()
+
+
 def create_mesh(devices: Any = None) -> Mesh:
   """A 1-D mesh over all devices (of all processes) named `data`."""
   devices = jax.devices() if devices is None else devices
