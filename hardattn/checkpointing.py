@@ -5,13 +5,20 @@ batch statistics, optimizer state) and `data` (the grain iterator's
 position, one JSON file per process), so a resumed run sees exactly the
 batches an uninterrupted run would have seen. Resume is automatic: the
 trainer restores the latest step found in `<workdir>/checkpoints`.
+
+A step that cannot be read (half-written, truncated, a file missing) is moved
+to `<workdir>/corrupt_checkpoints/` with a warning and the step before it is
+restored: a crash while saving costs the steps since that one, not the run.
 """
 
+import os
+import time
 from typing import Any
 
 from absl import logging
 import grain
 import jax
+from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
 from hardattn import errors
@@ -45,6 +52,49 @@ class Checkpointer:
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
+
+  def restore_latest_good(self, abstract_state: Any,
+                          data_iterator: Any = None) -> Any:
+    """Restores the latest readable step, moving unreadable ones aside.
+
+    Args:
+      abstract_state: as for `restore`.
+      data_iterator: as for `restore`.
+
+    Returns:
+      The restored TrainState, or None when no step is readable (all were
+      moved aside: training starts afresh).
+
+    Raises:
+      errors.UserError: a readable checkpoint does not fit abstract_state.
+    """
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        return self.restore(abstract_state, data_iterator, step)
+      except errors.UserError:
+        raise
+      except Exception as e:  # pylint: disable=broad-exception-caught
+        self._set_aside(step, e)
+    return None
+
+  def _set_aside(self, step: int, error: Exception) -> None:
+    """Moves an unreadable step out of the checkpoint directory."""
+    parent = os.path.join(os.path.dirname(self.directory.rstrip('/')),
+                          'corrupt_checkpoints')
+    target = os.path.join(parent, f'{step}')
+    if os.path.exists(target):
+      target += time.strftime('_%Y%m%d_%H%M%S')
+    logging.warning(
+        'Checkpoint step %d in %s cannot be read (%s: %s); moving it to %s '
+        'and restoring the step before it.', step, self.directory,
+        type(error).__name__, str(error).splitlines()[0][:300] if str(error)
+        else '', target)
+    if jax.process_index() == 0:
+      os.makedirs(parent, exist_ok=True)
+      os.replace(os.path.join(self.directory, str(step)), target)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f'set_aside_checkpoint_{step}')
+    self._manager.reload()
 
   def restore(self, abstract_state: Any, data_iterator: Any = None,
               step: int | None = None) -> Any:
@@ -103,3 +153,17 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def read_params(directory: str, step: int) -> Any:
+  """A saved step's params as host numpy arrays, whatever topology (device
+  and process count) wrote them; for analysis and tests."""
+  path = os.path.join(directory, str(step), 'state')
+  with ocp.StandardCheckpointer() as checkpointer:
+    metadata = checkpointer.metadata(path)
+    tree = getattr(metadata, 'item_metadata', metadata)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(
+        lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+        dict(tree))
+    return jax.device_get(checkpointer.restore(path, target)['params'])

@@ -5,12 +5,19 @@ them over a `jax.sharding.Mesh` with the batch split on the `data` axis,
 donates the state, and takes per-step randomness from
 `fold_in(key, state.step)` (nothing to checkpoint, the same on any device
 count). Metrics stay on device between log steps.
+
+SIGTERM (preemption) makes the loop save a checkpoint after the current step
+and return; rerunning on the same workdir continues where it stopped, with
+the same data order and, on CPU, bitwise the same parameters.
 """
 
 from collections.abc import Callable, Iterable, Mapping
 import functools
 import json
 import os
+import shutil
+import signal
+import threading
 import time
 from typing import Any
 
@@ -18,6 +25,7 @@ from absl import logging
 from flax import linen as nn
 from flax.training import train_state
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -313,6 +321,70 @@ def _check_workdir(workdir: str) -> None:
     raise errors.UserError(f'Cannot write to workdir {workdir!r}: {e}') from e
 
 
+def _check_free_space(workdir: str, state: TrainState,
+                      max_to_keep: int) -> None:
+  """Fails before training if the workdir's disk cannot hold checkpoints.
+
+  Needs room for two checkpoints (orbax writes a new one before it deletes
+  the oldest) plus 64 MiB for summaries and pictures. Saving can still run
+  out of space later (other writers, max_to_keep more checkpoints).
+  """
+  state_bytes = sum(x.nbytes for x in jax.tree.leaves(state))
+  need = 2 * state_bytes + (64 << 20)
+  free = shutil.disk_usage(workdir).free
+  if free < need:
+    raise errors.UserError(
+        f'Not enough free disk space for checkpoints in {workdir!r}: '
+        f'{free / 2**20:.0f} MiB free, a checkpoint is '
+        f'{state_bytes / 2**20:.0f} MiB and training needs at least '
+        f'{need / 2**20:.0f} MiB (config.max_checkpoints_to_keep='
+        f'{max_to_keep}). Free some space or use another workdir.')
+
+
+class StopSignal:
+  """Turns SIGTERM (what a preempted VM gets) into a flag the loop polls.
+
+  With several processes the flag is agreed on over all of them (a
+  one-element all-reduce per step, read one step late so it does not stall
+  the device), so every process stops after the same step. A context
+  manager: the previous handler comes back on exit.
+  """
+
+  def __init__(self, mesh: jax.sharding.Mesh):
+    self.received = False
+    self._previous = None
+    self._multi = jax.process_count() > 1
+    if self._multi:
+      self._sharding = sharding.data_sharding(mesh)
+      self._local = len(mesh.local_devices)
+      self._any = jax.jit(jnp.max, out_shardings=sharding.replicated(mesh))
+      self._pending = None
+
+  def __enter__(self) -> 'StopSignal':
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+  def _handle(self, signum, frame) -> None:
+    del signum, frame
+    self.received = True
+    logging.warning('SIGTERM: saving a checkpoint after this step, then '
+                    'stopping.')
+
+  def should_stop(self) -> bool:
+    """Whether to stop now (on every process alike)."""
+    if not self._multi:
+      return self.received
+    flag = jax.make_array_from_process_local_data(
+        self._sharding, np.full((self._local,), self.received))
+    previous, self._pending = self._pending, self._any(flag)
+    return previous is not None and bool(jax.device_get(previous))
+
+
 def _write_json(path: str, obj: Any) -> None:
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
@@ -369,7 +441,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     workdir: where everything is written; an existing run there resumes.
 
   Returns:
-    The final eval report.
+    The final eval report; None if SIGTERM stopped training early (after
+    saving a checkpoint).
 
   Raises:
     UserError: bad config, missing data, unwritable workdir.
@@ -386,9 +459,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                               'batch_size / questions_per_image')
   sharding.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
 
+  # Process 0 first: it prepares missing data, which others may share.
+  if not is_chief:
+    multihost_utils.sync_global_devices('dataset_ready')
   train_iter, eval_batches_fn, meta = datasets.get_dataset(
       config, process_index=jax.process_index(),
       process_count=jax.process_count())
+  if is_chief and jax.process_count() > 1:
+    multihost_utils.sync_global_devices('dataset_ready')
   model = models.create_model(config.model_name, meta, **config.model)
   grid = model.grid_shape(meta.image_shape[:2])
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
@@ -407,10 +485,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                  config.model_name, f'{num_params:,}', grid[0], grid[1],
                  jax.device_count())
 
+  _check_free_space(workdir, state, config.max_checkpoints_to_keep)
   ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
                                     max_to_keep=config.max_checkpoints_to_keep)
+  restored = None
   if ckpt.latest_step() is not None:
-    state = ckpt.restore(jax.eval_shape(lambda s: s, state), train_iter)
+    restored = ckpt.restore_latest_good(jax.eval_shape(lambda s: s, state),
+                                        train_iter)
+  if restored is not None:
+    state = restored
   else:  # the pretrained backbone; a checkpoint already holds it
     state = load_backbone(state, model, repl)
   start_step = int(jax.device_get(state.step))
@@ -423,7 +506,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           len(meta.question_types)), loss=config.loss),
                         in_shardings=(repl, data),
                         out_shardings=repl)
-  p_predict = jax.jit(predict_step, in_shardings=(repl, data))
+  # Replicated outputs: every process can read the pictures' predictions.
+  p_predict = jax.jit(predict_step, in_shardings=(repl, data),
+                      out_shardings=repl)
 
   writer = writers.SummaryWriter(workdir)
   progress = writers.Progress(config.num_train_steps, config.batch_size,
@@ -481,37 +566,48 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   else:
     logging.info('Training from step %d to %d.', start_step,
                  config.num_train_steps)
-  compiled_at = None
-  while step < config.num_train_steps:
-    batch = sharding.to_global(next(train_iter), mesh)
-    state, m = p_train_step(state, batch, step_rng)
-    train_metrics = m if train_metrics is None else train_metrics.merge(m)
-    step += 1
-    if compiled_at is None:
-      jax.block_until_ready(state.step)
-      compiled_at = time.perf_counter()
-      logging.info('First step (compilation included) took %.1f s.',
-                   compiled_at - t_start)
-      progress.reset_clock(step)
-    is_last = step == config.num_train_steps
-    if step % config.log_every_steps == 0 or is_last:
-      check_finite(step)
-      scalars = {f'train/{k}': float(v)
-                 for k, v in train_metrics.compute().items()
-                 if k != 'nonfinite'}
-      scalars.update(progress.log(step, scalars))
-      writer.write_scalars(step, scalars)
-      train_metrics = None
-      progress_step[0] = step
-    if step % config.checkpoint_every_steps == 0 or is_last:
-      check_finite(step)
-      ckpt.save(step, state, train_iter)
-      if is_chief:  # so a resumed run's wall-clock counts up to here
-        _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
-    if step % config.eval_every_steps == 0 or is_last:
-      report = run_eval(step)
-      progress.reset_clock(step)
-    writer.flush()
+  stop_signal = StopSignal(mesh)
+  with stop_signal:
+    compiled_at = None
+    while step < config.num_train_steps:
+      batch = sharding.to_global(next(train_iter), mesh)
+      state, m = p_train_step(state, batch, step_rng)
+      train_metrics = m if train_metrics is None else train_metrics.merge(m)
+      step += 1
+      if compiled_at is None:
+        jax.block_until_ready(state.step)
+        compiled_at = time.perf_counter()
+        logging.info('First step (compilation included) took %.1f s.',
+                     compiled_at - t_start)
+        progress.reset_clock(step)
+      is_last = step == config.num_train_steps
+      if step % config.log_every_steps == 0 or is_last:
+        check_finite(step)
+        scalars = {f'train/{k}': float(v)
+                   for k, v in train_metrics.compute().items()
+                   if k != 'nonfinite'}
+        scalars.update(progress.log(step, scalars))
+        writer.write_scalars(step, scalars)
+        train_metrics = None
+        progress_step[0] = step
+      stop = stop_signal.should_stop()
+      if step % config.checkpoint_every_steps == 0 or is_last or stop:
+        check_finite(step)
+        ckpt.save(step, state, train_iter)
+        if is_chief:  # so a resumed run's wall-clock counts up to here
+          _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
+      if stop and not is_last:  # no eval: a preempted VM has seconds
+        ckpt.close()
+        writer.close()
+        logging.warning(
+            'Stopped by SIGTERM after step %d of %d; checkpoint saved in %s. '
+            'Run the same command again to continue.', step,
+            config.num_train_steps, ckpt.directory)
+        return None
+      if step % config.eval_every_steps == 0 or is_last:
+        report = run_eval(step)
+        progress.reset_clock(step)
+      writer.flush()
 
   if report is None:  # resumed after the end: evaluate what was restored
     report = run_eval(step)

@@ -1,7 +1,27 @@
-"""Test setup: 4 fake CPU devices, so sharded code runs as on 4 chips."""
+"""Test setup: 4 fake CPU devices, so sharded code runs as on 4 chips.
+
+Compiled programs are cached on disk for the session (JAX's persistent
+compilation cache, in a fresh directory each session), shared by the xdist
+workers and the subprocesses the tests start: most tests train the same
+tiny configs.
+"""
 
 import os
+import shutil
+import tempfile
 
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=4')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+_OWN_CACHE = 'JAX_COMPILATION_CACHE_DIR' not in os.environ
+if _OWN_CACHE:  # the controller (or a run without xdist): workers inherit it
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(
+      prefix='hardattn_test_jax_cache_')
+
+
+def pytest_unconfigure(config):
+  del config
+  if _OWN_CACHE:
+    shutil.rmtree(os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
