@@ -11,6 +11,8 @@ model's speed and FLOPs relative to the plain RN measured in the same run.
   python benchmarks/train_step.py --configs=rn,han_rn
   python benchmarks/train_step.py --configs=clevr_rn,clevr_han_rn:plusplus \
       --steps=3 --no_time   # CLEVR shapes; FLOPs and memory only
+  python benchmarks/train_step.py --configs=clevr_rn:plusplus --devices=4 \
+      --batch_size=2 --meshes=2x1,2x2,1x4   # the mesh's `model` axis
 
 `--devices=N` splits the host CPU into N XLA devices (set before JAX starts);
 on this 2-core machine that speeds up convolutions.
@@ -35,6 +37,9 @@ def parse_args():
                  help='fake CPU devices to split the host into')
   p.add_argument('--no_time', action='store_true',
                  help='compile only: FLOPs and memory, no timed steps')
+  p.add_argument('--meshes', default='',
+                 help='comma-separated DATAxMODEL meshes, each over the first'
+                 ' DATA*MODEL devices (default: all devices on data)')
   return p.parse_args()
 
 
@@ -118,20 +123,26 @@ def temp_bytes(compiled) -> int:
   return -1 if mem is None else mem.temp_size_in_bytes
 
 
-def flops_of(compiled) -> float:
-  """FLOPs of one step over all devices (XLA reports one device's share)."""
+def flops_of(compiled, devices: int | None = None) -> float:
+  """FLOPs of one step over its `devices` (default: all; XLA reports one
+  device's share)."""
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
   per_device = float(cost.get('flops', float('nan'))) if cost else float('nan')
-  return per_device * jax.device_count()
+  return per_device * (devices or jax.device_count())
 
 
-def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
+def measure(name: str, batch_size: int, steps: int,
+            mesh_spec: str = '') -> dict[str, float]:
   config = load_config(name)
   meta = datasets.module(config).nominal_meta(config)
   model = models.create_model(config.model_name, meta, **config.model)
   mesh = sharding.create_mesh()
+  if mesh_spec:
+    data, model_axis = (int(x) for x in mesh_spec.split('x'))
+    mesh = sharding.create_mesh(jax.devices()[:data * model_axis],
+                                {'data': data, 'model': model_axis})
   repl = sharding.replicated(mesh)
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
   batch = synthetic_batch(meta, batch_size,
@@ -142,21 +153,24 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   step_fn = jax.jit(functools.partial(train.train_step, loss=config.loss),
                     in_shardings=(repl, sharding.data_sharding(mesh), repl),
                     out_shardings=(repl, repl), donate_argnums=(0,))
+
   gbatch = sharding.to_global(batch, mesh)
-  key = jax.random.key(1)
-  t0 = time.perf_counter()
-  compiled = step_fn.lower(state, gbatch, key).compile()
-  compile_s = time.perf_counter() - t0
-  times = [float('nan')]
-  if steps:
-    state, _ = step_fn(state, gbatch, key)  # warm-up
-    jax.block_until_ready(state)
-    times = []
-  for _ in range(steps):
-    t = time.perf_counter()
-    state, m = step_fn(state, gbatch, key)
-    jax.block_until_ready((state, m))
-    times.append(time.perf_counter() - t)
+  # With the mesh set, as sharding.jit runs it (`shard_pairs`).
+  with jax.set_mesh(mesh):
+    key = jax.random.key(1)
+    t0 = time.perf_counter()
+    compiled = step_fn.lower(state, gbatch, key).compile()
+    compile_s = time.perf_counter() - t0
+    times = [float('nan')]
+    if steps:
+      state, _ = step_fn(state, gbatch, key)  # warm-up
+      jax.block_until_ready(state)
+      times = []
+    for _ in range(steps):
+      t = time.perf_counter()
+      state, m = step_fn(state, gbatch, key)
+      jax.block_until_ready((state, m))
+      times.append(time.perf_counter() - t)
   median = statistics.median(times)
   cells = int(np.prod(model.grid_shape(meta.image_shape[:2])))
   kept = cells
@@ -165,14 +179,15 @@ def measure(name: str, batch_size: int, steps: int) -> dict[str, float]:
   elif config.model_name.startswith('adahan'):
     kept = config.model.adahan_max_cells or cells
   return {
-      'name': name, 'model': config.model_name, 'cells': cells,
+      'name': name + (f' {mesh_spec}' if mesh_spec else ''),
+      'model': config.model_name, 'cells': cells,
       'aggregated': kept, 'compile_s': compile_s, 'step_ms': median * 1e3,
       'examples_per_s': batch_size / median,
-      'gflops_per_example': flops_of(compiled) / batch_size / 1e9,
+      'gflops_per_example': flops_of(compiled, mesh.size) / batch_size / 1e9,
       'peak_mib': peak_bytes(compiled) / 2**20,
       'temp_mib_per_example': temp_bytes(compiled) / 2**20 / (
-          batch_size / jax.device_count()),
-      'gflops_per_s': flops_of(compiled) / median / 1e9,
+          batch_size / mesh.shape['data']),
+      'gflops_per_s': flops_of(compiled, mesh.size) / median / 1e9,
   }
 
 
@@ -183,8 +198,10 @@ def main():
         f'median of {ARGS.steps} steps', flush=True)
   rows = []
   for name in names:
-    row = measure(name, ARGS.batch_size, 0 if ARGS.no_time else ARGS.steps)
-    rows.append(row)
+    for mesh_spec in ARGS.meshes.split(',') if ARGS.meshes else ['']:
+      rows.append(measure(name, ARGS.batch_size,
+                          0 if ARGS.no_time else ARGS.steps, mesh_spec))
+  for row in rows:
     print(f"{row['name']:>12}: {row['examples_per_s']:8.1f} ex/s  "
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
           f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",

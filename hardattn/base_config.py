@@ -48,6 +48,10 @@ def base_config() -> ml_collections.ConfigDict:
   # batch_size / questions_per_image images. 1: one image per question.
   c.questions_per_image = 20
   c.eval_batch_size = 200  # global; the last batch is padded and masked
+  # Devices as a (data, model) mesh; -1: the rest. `model` > 1 splits the
+  # relational network's pairs over that many devices holding the same
+  # examples: less memory per device where the batch cannot be split more.
+  c.mesh = ml_collections.ConfigDict(dict(data=-1, model=1))
 
   # Model: `model_name` picks the constructor from hardattn.models.MODELS,
   # `model` holds its fields (see hardattn/models/vqa.py for each).

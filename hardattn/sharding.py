@@ -1,10 +1,14 @@
 """The device mesh, shardings, and process-local -> global batches.
 
-Parallelism is `jax.jit` over a `jax.sharding.Mesh`: the batch is split on
-the `data` axis, parameters and optimizer state are replicated.
+Parallelism is `jax.jit` over a 2-D `jax.sharding.Mesh` (`config.mesh`):
+the batch is split on the `data` axis; parameters and optimizer state are
+replicated. A `model` axis (default size 1) splits the relational network's
+pairs (`shard_pairs`): its devices hold the same examples and each computes
+g on a share of the pairs, so the memory per device falls where the batch
+cannot be split further.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -16,6 +20,7 @@ import numpy as np
 from hardattn import errors
 
 DATA_AXIS = 'data'
+MODEL_AXIS = 'model'
 
 
 def initialize_distributed(*, auto: bool = False,
@@ -48,10 +53,65 @@ def initialize_distributed(*, auto: bool = False,
     jax.distributed.initialize()
 
 
-def create_mesh(devices: Any = None) -> Mesh:
-  """A 1-D mesh over all devices (of all processes) named `data`."""
-  devices = jax.devices() if devices is None else devices
-  return Mesh(np.asarray(devices).reshape(-1), (DATA_AXIS,))
+def create_mesh(devices: Any = None,
+                shape: Mapping[str, int] | None = None) -> Mesh:
+  """A (`data`, `model`) mesh over all devices (of all processes).
+
+  Args:
+    devices: the devices (default: all, in process order).
+    shape: {'data': d, 'model': m} (`config.mesh`); -1 for one axis means
+      all the remaining devices. Default: every device on `data`.
+
+  Raises:
+    errors.UserError: the shape does not fit the devices.
+  """
+  devices = np.asarray(jax.devices() if devices is None else devices
+                       ).reshape(-1)
+  shape = dict(shape or {})
+  unknown = set(shape) - {DATA_AXIS, MODEL_AXIS}
+  if unknown:
+    raise errors.UserError(
+        f'config.mesh has unknown axes {sorted(unknown)}; its axes are '
+        f'{DATA_AXIS!r} and {MODEL_AXIS!r}.')
+  data, model = shape.get(DATA_AXIS, -1), shape.get(MODEL_AXIS, 1)
+  n = devices.size
+  if data == -1 and model > 0 and n % model == 0:
+    data = n // model
+  elif model == -1 and data > 0 and n % data == 0:
+    model = n // data
+  if data < 1 or model < 1 or data * model != n:
+    raise errors.UserError(
+        f'config.mesh (data={shape.get(DATA_AXIS, -1)}, model='
+        f'{shape.get(MODEL_AXIS, 1)}) does not fit {n} devices: the sizes '
+        'must multiply to the device count (-1: the rest).')
+  return Mesh(devices.reshape(data, model), (DATA_AXIS, MODEL_AXIS))
+
+
+def mesh_from_config(config: Any) -> Mesh:
+  """The mesh `config.mesh` asks for (all devices on `data` if unset)."""
+  shape = config.get('mesh')
+  return create_mesh(shape=dict(shape) if shape is not None else None)
+
+
+def jit(fun: Callable[..., Any], mesh: Mesh, **jit_kwargs) -> Callable[..., Any]:
+  """`jax.jit(fun, **jit_kwargs)`, traced and run with `mesh` set, so that
+  `shard_pairs` inside the model sees the `model` axis."""
+  jitted = jax.jit(fun, **jit_kwargs)
+
+  def call(*args, **kwargs):
+    with jax.set_mesh(mesh):
+      return jitted(*args, **kwargs)
+  return call
+
+
+def shard_pairs(x: jax.Array) -> jax.Array:
+  """Splits [batch, k, ...] over (`data`, `model`) when a mesh with a
+  `model` axis larger than 1 is set (see `jit`); otherwise x as is."""
+  mesh = jax.sharding.get_abstract_mesh()
+  if (mesh.empty or MODEL_AXIS not in mesh.axis_names
+      or mesh.shape[MODEL_AXIS] == 1):
+    return x
+  return jax.lax.with_sharding_constraint(x, P(DATA_AXIS, MODEL_AXIS))
 
 
 def data_sharding(mesh: Mesh) -> NamedSharding:
@@ -64,12 +124,13 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def check_batch_size(batch_size: int, mesh: Mesh, name: str) -> None:
-  """The global batch must split evenly over devices and processes."""
-  n = mesh.devices.size
+  """The global batch must split evenly over the `data` axis and processes."""
+  n = mesh.shape[DATA_AXIS]
   if batch_size % n or batch_size % jax.process_count():
     raise errors.UserError(
         f'config.{name}={batch_size} must be divisible by the number of '
-        f'devices ({n}) and processes ({jax.process_count()}).')
+        f'devices on the data axis ({n}) and processes '
+        f'({jax.process_count()}).')
 
 
 def to_global(batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, Any]:

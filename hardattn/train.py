@@ -27,6 +27,7 @@ from flax.training import train_state
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 import ml_collections
 import numpy as np
 import optax
@@ -354,10 +355,12 @@ class StopSignal:
     self.received = False
     self._previous = None
     self._multi = jax.process_count() > 1
-    if self._multi:
-      self._sharding = sharding.data_sharding(mesh)
+    if self._multi:  # one flag per device, any() over all of them
+      flat = jax.sharding.Mesh(mesh.devices.reshape(-1), ('devices',))
+      self._sharding = jax.sharding.NamedSharding(flat, P('devices'))
       self._local = len(mesh.local_devices)
-      self._any = jax.jit(jnp.max, out_shardings=sharding.replicated(mesh))
+      self._any = jax.jit(jnp.max,
+                          out_shardings=jax.sharding.NamedSharding(flat, P()))
       self._pending = None
 
   def __enter__(self) -> 'StopSignal':
@@ -451,7 +454,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   workdir = os.path.abspath(os.path.expanduser(workdir))
   _check_workdir(workdir)
   is_chief = jax.process_index() == 0
-  mesh = sharding.create_mesh()
+  mesh = sharding.mesh_from_config(config)
   sharding.check_batch_size(config.batch_size, mesh, 'batch_size')
   group = config.get('questions_per_image', 1)
   if group > 1 and config.batch_size % group == 0:  # else the data say why
@@ -498,17 +501,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state = load_backbone(state, model, repl)
   start_step = int(jax.device_get(state.step))
 
-  p_train_step = jax.jit(functools.partial(train_step, loss=config.loss),
-                         in_shardings=(repl, data, repl),
-                         out_shardings=(repl, repl), donate_argnums=(0,))
-  p_eval_step = jax.jit(functools.partial(
+  p_train_step = sharding.jit(functools.partial(train_step, loss=config.loss),
+                              mesh, in_shardings=(repl, data, repl),
+                              out_shardings=(repl, repl), donate_argnums=(0,))
+  p_eval_step = sharding.jit(functools.partial(
       eval_step, metrics_class=metrics_lib.eval_metrics_class(
           len(meta.question_types)), loss=config.loss),
-                        in_shardings=(repl, data),
-                        out_shardings=repl)
+                             mesh, in_shardings=(repl, data),
+                             out_shardings=repl)
   # Replicated outputs: every process can read the pictures' predictions.
-  p_predict = jax.jit(predict_step, in_shardings=(repl, data),
-                      out_shardings=repl)
+  p_predict = sharding.jit(predict_step, mesh, in_shardings=(repl, data),
+                           out_shardings=repl)
 
   writer = writers.SummaryWriter(workdir)
   progress = writers.Progress(config.num_train_steps, config.batch_size,

@@ -13,6 +13,8 @@ from flax import linen as nn
 import jax
 import jax.numpy as jnp
 
+from hardattn import sharding
+
 
 class SumPooling(nn.Module):
   """Masked sum over cells."""
@@ -73,7 +75,8 @@ class RelationalNetwork(nn.Module):
       o_j = jnp.broadcast_to(cells[:, None, :, :], (batch, k, k, d))
       q = jnp.broadcast_to(question[:, None, None, :], (batch, k, k, d_q))
       h = jnp.concatenate([o_i, o_j, q], axis=-1) @ kernel + bias
-    h = nn.relu(h)
+    # A mesh `model` axis splits the pairs (by i) over its devices.
+    h = sharding.shard_pairs(nn.relu(h))
     for i, width in enumerate(self.features[1:], start=1):
       h = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'g{i}')(h))
     # A masked sum, which XLA fuses into one reduction; an einsum here
