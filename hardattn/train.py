@@ -27,7 +27,6 @@ from flax.training import train_state
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
-from jax.sharding import PartitionSpec as P
 import ml_collections
 import numpy as np
 import optax
@@ -343,28 +342,27 @@ def _check_free_space(workdir: str, state: TrainState,
 
 
 class StopSignal:
-  """Turns SIGTERM (what a preempted VM gets) into a flag the loop polls.
+  """Turns SIGTERM (what a preempted VM gets) into a stop the loop polls.
 
-  With several processes the flag is agreed on over all of them (a
-  one-element all-reduce per step, read one step late so it does not stall
-  the device), so every process stops after the same step. A context
-  manager: the previous handler comes back on exit.
+  One process: a Python handler sets a flag. Several processes: JAX's
+  preemption service (on by default with `jax.distributed`) catches SIGTERM
+  on any of them and agrees on a step at which all stop
+  (`multihost_utils.reached_preemption_sync_point`). A context manager: the
+  previous handler comes back on exit.
   """
 
-  def __init__(self, mesh: jax.sharding.Mesh):
+  def __init__(self):
     self.received = False
     self._previous = None
     self._multi = jax.process_count() > 1
-    if self._multi:  # one flag per device, any() over all of them
-      flat = jax.sharding.Mesh(mesh.devices.reshape(-1), ('devices',))
-      self._sharding = jax.sharding.NamedSharding(flat, P('devices'))
-      self._local = len(mesh.local_devices)
-      self._any = jax.jit(jnp.max,
-                          out_shardings=jax.sharding.NamedSharding(flat, P()))
-      self._pending = None
+    if self._multi and not jax.config.jax_enable_preemption_service:
+      logging.warning('jax_enable_preemption_service is off: SIGTERM will '
+                      'not save a checkpoint in this multi-process run.')
+      self._multi = None
 
   def __enter__(self) -> 'StopSignal':
-    if threading.current_thread() is threading.main_thread():
+    if (self._multi is False and
+        threading.current_thread() is threading.main_thread()):
       self._previous = signal.signal(signal.SIGTERM, self._handle)
     return self
 
@@ -378,14 +376,11 @@ class StopSignal:
     logging.warning('SIGTERM: saving a checkpoint after this step, then '
                     'stopping.')
 
-  def should_stop(self) -> bool:
-    """Whether to stop now (on every process alike)."""
-    if not self._multi:
-      return self.received
-    flag = jax.make_array_from_process_local_data(
-        self._sharding, np.full((self._local,), self.received))
-    previous, self._pending = self._pending, self._any(flag)
-    return previous is not None and bool(jax.device_get(previous))
+  def should_stop(self, step: int) -> bool:
+    """Whether to stop after `step` (on every process alike)."""
+    if self._multi:
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self.received
 
 
 def _write_json(path: str, obj: Any) -> None:
@@ -569,7 +564,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   else:
     logging.info('Training from step %d to %d.', start_step,
                  config.num_train_steps)
-  stop_signal = StopSignal(mesh)
+  stop_signal = StopSignal()
   with stop_signal:
     compiled_at = None
     while step < config.num_train_steps:
@@ -593,7 +588,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         writer.write_scalars(step, scalars)
         train_metrics = None
         progress_step[0] = step
-      stop = stop_signal.should_stop()
+      stop = stop_signal.should_stop(step)
       if step % config.checkpoint_every_steps == 0 or is_last or stop:
         check_finite(step)
         ckpt.save(step, state, train_iter)

@@ -74,10 +74,10 @@ def test_sigterm_then_sigkill_resume_like_an_uninterrupted_run(tmp_path):
   """SIGTERM saves and exits 0; SIGKILL loses the steps since the last
   checkpoint; the resumed run ends bitwise equal, at the same data position.
   """
-  steps, every = 150, 50
+  steps = 60
   overrides = dict(data_dir=str(tmp_path / 'data'), num_train_steps=steps,
-                   checkpoint_every_steps=every, eval_every_steps=1000,
-                   log_every_steps=25, num_pictures=0)
+                   checkpoint_every_steps=20, eval_every_steps=1000,
+                   log_every_steps=10, num_pictures=0)
   straight = str(tmp_path / 'straight')
   train.train_and_evaluate(_config(**overrides), straight)
 
