@@ -29,6 +29,7 @@ setuptools.setup(
         'tensorflow-datasets>=4.9.9',
     ],
     extras_require={
-        'test': ['chex>=0.1.90', 'pytest>=8.0', 'pytest-xdist>=3.5'],
+        'test': ['chex>=0.1.90', 'ipykernel>=6.25', 'nbclient>=0.9',
+                 'nbformat>=5.9', 'pytest>=8.0', 'pytest-xdist>=3.5'],
     },
 )

@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from hardattn import assets
 from hardattn import checkpointing
 from hardattn import datasets
 from hardattn import errors
@@ -466,6 +467,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if is_chief and jax.process_count() > 1:
     multihost_utils.sync_global_devices('dataset_ready')
   model = models.create_model(config.model_name, meta, **config.model)
+  if is_chief:
+    assets.save(workdir, config, meta)
   grid = model.grid_shape(meta.image_shape[:2])
   tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
   rng = jax.random.key(config.seed)

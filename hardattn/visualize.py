@@ -289,7 +289,8 @@ def _new_figure(rows: int, widths: Sequence[float], title: Optional[str], *,
 
 
 def attention_figure(images, questions: Sequence[str],
-                     predicted: Sequence[str], true: Sequence[str], *,
+                     predicted: Sequence[str],
+                     true: Optional[Sequence[str]], *,
                      cell_mask, norms, grid_shape: GridShape,
                      max_examples: int = 8,
                      title: Optional[str] = None,
@@ -308,7 +309,9 @@ def attention_figure(images, questions: Sequence[str],
     images: uint8 [B, H, W, 3] (float in [0, 1] also accepted).
     questions: B question strings.
     predicted: B predicted answer strings.
-    true: B ground-truth answer strings.
+    true: B ground-truth answer strings, or None where they are not known
+      (a new question): the predicted answer is then drawn in black, with
+      no true line.
     cell_mask: [B, N] 0/1 or soft weights, row-major cells; None means no
       attention (every cell kept).
     norms: [B, N] L2 norm of each cell embedding (or a soft attention's
@@ -330,6 +333,8 @@ def attention_figure(images, questions: Sequence[str],
   batch = images.shape[0]
   for name, seq in (('questions', questions), ('predicted', predicted),
                     ('true', true)):
+    if seq is None:
+      continue
     if len(seq) != batch:
       raise ValueError(f'{name} has {len(seq)} entries, images has {batch}.')
   arrays = {}
@@ -388,9 +393,14 @@ def attention_figure(images, questions: Sequence[str],
 
     # Panel 3: question and answers.
     ax_text.axis('off')
-    pred, gold = str(predicted[i]), str(true[i])
-    correct = pred.strip() == gold.strip()
-    answer_color = _CORRECT_COLOR if correct else _WRONG_COLOR
+    pred = str(predicted[i])
+    gold = None if true is None else str(true[i])
+    if gold is None:
+      answer_color = 'black'
+    elif pred.strip() == gold.strip():
+      answer_color = _CORRECT_COLOR
+    else:
+      answer_color = _WRONG_COLOR
     n_kept = int(kept.sum())
     if row_mask is None:
       kept_text = f'no mask: all {n_cells} cells'
@@ -403,7 +413,8 @@ def attention_figure(images, questions: Sequence[str],
         (_wrap_question(questions[i]), 'black', 'normal'),
         ('', 'black', 'normal'),
         (f'pred: {pred}', answer_color, 'bold'),
-        (f'true: {gold}', answer_color, 'normal'),
+        *([] if gold is None else [(f'true: {gold}', answer_color,
+                                    'normal')]),
         (kept_text, '#444444', 'normal'),
     ])
 

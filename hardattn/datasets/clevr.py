@@ -77,6 +77,7 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from hardattn import errors
+from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
 
 NAME = 'clevr'
@@ -878,3 +879,75 @@ def get_split(config: Any, split: str, *, batch_size: int
                        max_length=c.max_question_length,
                        num_train=q_builder.info.splits['train'].num_examples,
                        num_eval=len(source), eval_split=split)
+
+
+# ----------------------------------------------------------- Prediction ----
+# What `hardattn.predict` needs to answer a typed question about an image
+# file (the run's `inputs` are in WORKDIR/dataset.json, see
+# `hardattn.assets`).
+
+
+def vocabulary_of(meta_: pipeline.DatasetMeta) -> Vocabulary | None:
+  """The Vocabulary whose `decode` is meta.question_text, if it is one."""
+  vocab = getattr(meta_.question_text, '__self__', None)
+  return vocab if isinstance(vocab, Vocabulary) else None
+
+
+def token_inputs(vocab: Vocabulary, settings: Any) -> dict[str, Any]:
+  """The question part of a run's prediction inputs: the train token
+  vocabulary and the config's length settings (max_question_length,
+  long_questions)."""
+  return {'tokens': list(vocab.tokens),
+          'max_length': int(settings.max_question_length),
+          'long_questions': str(settings.long_questions)}
+
+
+def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
+                      ) -> dict[str, Any]:
+  """What predicting needs besides the DatasetMeta: tokens and sizes.
+
+  Raises:
+    errors.DatasetNotFoundError: the vocabulary is not in `meta_` and the
+      data are not prepared.
+  """
+  vocab = vocabulary_of(meta_)
+  if vocab is None:
+    vocab = _open(config)[2]
+  return dict(token_inputs(vocab, config.clevr),
+              image_size=list(meta_.image_shape[:2]), image_dtype='uint8')
+
+
+def encode_text(text: str, inputs: Mapping[str, Any],
+                where: str = 'clevr.max_question_length') -> np.ndarray:
+  """int32 [max_length] tokens of a question, as training encodes it.
+
+  `tokenize`d; unknown words become UNK (and are logged); longer questions
+  are cut (with a warning) or refused, as the run's long_questions says.
+
+  Raises:
+    errors.UserError: an empty question, or a long one the run refuses.
+  """
+  text = inputs_lib.check_question(text)
+  return inputs_lib.encode_words(
+      tokenize(text), inputs['tokens'], max_length=inputs['max_length'],
+      unk=UNK, long_questions=inputs.get('long_questions', 'truncate'),
+      text=text, where=where)
+
+
+def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
+  """int32 [max_length] tokens of a CLEVR question (see `encode_text`)."""
+  return encode_text(text, inputs)
+
+
+def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
+                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
+  """(model input, picture): RGB resized to the stored resolution, as
+  preparing the release does (bilinear, aspect ratio not kept)."""
+  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
+  return image, image
+
+
+def question_decoder(inputs: Mapping[str, Any]
+                     ) -> Callable[[np.ndarray], str]:
+  """meta.question_text of a run."""
+  return inputs_lib.TokenDecoder(inputs['tokens'])

@@ -40,13 +40,18 @@ Config fields read by `get_dataset` (an ml_collections.ConfigDict):
   data_workers: int, grain worker processes for training batches (0: none).
 """
 
+from collections.abc import Callable, Mapping
 import dataclasses
 import functools
+import re
+from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hardattn import errors
 from hardattn.datasets import generated
+from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
 
 NAME = 'sort_of_clevr'
@@ -334,3 +339,111 @@ SortOfClevrConfig = generated.Config
 QuestionSource = functools.partial(
     generated.QuestionSource, num_questions=NUM_QUESTIONS,
     question_dtype=np.float32)
+
+
+# --------------------------------------------------------- Prediction ----
+# What `hardattn.predict` needs to answer a question typed in English about
+# an image file (the run's `inputs` are in WORKDIR/dataset.json, see
+# `hardattn.assets`).
+
+_COLOR_WORD = 'xcolorx'  # stands for the colour while templates are parsed
+_COLOR_ALIASES = {'grey': 'gray'}
+
+
+def _normalize(text: str) -> str:
+  """Lower case, punctuation dropped, single spaces."""
+  return ' '.join(re.sub(r'[^a-z0-9]+', ' ', text.lower()).split())
+
+
+_QUESTION_PATTERNS = tuple(
+    re.compile('^' + re.escape(_normalize(t.format(_COLOR_WORD))).replace(
+        _COLOR_WORD, '(?P<color>[a-z]+)') + '$')
+    for t in _QUESTION_TEMPLATES)
+
+
+def question_forms() -> list[str]:
+  """The question forms `parse_question` reads, e.g. 'Is the <color>
+  object on the left?'."""
+  return [t.format('<color>') for t in _QUESTION_TEMPLATES]
+
+
+def parse_question(text: str) -> tuple[int, int]:
+  """(question_type, color) of a question as `question_text` writes it.
+
+  Case, punctuation and spacing do not matter ('grey' is read as 'gray').
+
+  Args:
+    text: e.g. 'How many objects have the same shape as the blue object?'.
+
+  Returns:
+    (index into QUESTION_TYPES, index into COLOR_NAMES).
+
+  Raises:
+    errors.UserError: not one of the forms, or an unknown colour; the
+      message lists the forms and colours.
+  """
+  norm = _normalize(text)
+  for question_type, pattern in enumerate(_QUESTION_PATTERNS):
+    match = pattern.match(norm)
+    if match is None:
+      continue
+    color = _COLOR_ALIASES.get(match['color'], match['color'])
+    if color in COLOR_NAMES:
+      return question_type, COLOR_NAMES.index(color)
+    raise errors.UserError(
+        f'Unknown colour {match["color"]!r} in the question {text!r}: '
+        f'Sort-of-CLEVR colours are {", ".join(COLOR_NAMES)}.')
+  forms = '; '.join(f'"{f}"' for f in question_forms())
+  raise errors.UserError(
+      f'Cannot read {text!r} as a Sort-of-CLEVR question. Ask one of: '
+      f'{forms}; with <color> one of {", ".join(COLOR_NAMES)} (case and '
+      'punctuation do not matter).')
+
+
+def encode_question(text: str, inputs: Mapping[str, Any] | None = None
+                    ) -> np.ndarray:
+  """The float32 [11] question vector of an English question.
+
+  Inverse of `question_text`: encode_question(question_text(v)) == v.
+
+  Args:
+    text: a question in one of `question_forms()`.
+    inputs: the run's dataset inputs (unused: the encoding is fixed).
+
+  Returns:
+    float32 [11].
+
+  Raises:
+    errors.UserError: see `parse_question`.
+  """
+  del inputs
+  question_type, color = parse_question(inputs_lib.check_question(text))
+  return question_vector(question_type, color).astype(np.float32)
+
+
+def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
+                      ) -> dict[str, Any]:
+  """What predicting needs besides the DatasetMeta: the image size."""
+  del config
+  return {'image_size': list(meta_.image_shape[:2]), 'image_dtype': 'uint8'}
+
+
+def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
+                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
+  """(model input, picture to draw on): the RGB image at the trained size.
+
+  Args:
+    image: uint8 [H, W, 3] RGB, any size (resized, and logged, if not the
+      trained size).
+    inputs: the run's dataset inputs (`prediction_inputs`).
+    what: names the image in the log.
+  """
+  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
+  return image, image
+
+
+def question_decoder(inputs: Mapping[str, Any]
+                     ) -> Callable[[np.ndarray], str]:
+  """meta.question_text of a run."""
+  del inputs
+  return question_text

@@ -78,13 +78,15 @@ References:
   Attention for Visual Question Answering, ECCV 2016, arXiv:1511.05234.
 """
 
+from collections.abc import Callable, Mapping
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from hardattn.datasets import generated
+from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
 from hardattn.datasets import sort_of_clevr
 
@@ -188,6 +190,11 @@ class Scene:
 # ------------------------------------------------------------- Tokens ----
 
 
+def split_words(text: str) -> list[str]:
+  """Lower-cased words, '?' a word of its own."""
+  return text.lower().replace('?', ' ? ').split()
+
+
 def tokenize(text: str) -> np.ndarray:
   """Token ids of a question.
 
@@ -201,7 +208,7 @@ def tokenize(text: str) -> np.ndarray:
   Raises:
     ValueError: the question has more than QUESTION_LENGTH tokens.
   """
-  words = text.lower().replace('?', ' ? ').split()
+  words = split_words(text)
   if len(words) > QUESTION_LENGTH:
     raise ValueError(
         f'Question {text!r} has {len(words)} tokens, more than '
@@ -452,3 +459,46 @@ get_dataset = DATASET.get_dataset
 SHARES_IMAGES = True
 get_split = DATASET.get_split
 nominal_meta = DATASET.nominal_meta
+
+
+# --------------------------------------------------------- Prediction ----
+# What `hardattn.predict` needs to answer a typed question about an image
+# file (the run's `inputs` are in WORKDIR/dataset.json, see
+# `hardattn.assets`).
+
+
+def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
+                      ) -> dict[str, Any]:
+  """What predicting needs besides the DatasetMeta: vocabulary and sizes."""
+  del config
+  return {'tokens': list(VOCAB), 'max_length': QUESTION_LENGTH,
+          'image_size': list(meta_.image_shape[:2]), 'image_dtype': 'uint8'}
+
+
+def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
+  """int32 [max_length] tokens of a question, as `tokenize` makes them.
+
+  Unknown words become UNK (and are logged); a question longer than
+  max_length tokens is refused, as in training.
+
+  Raises:
+    errors.UserError: an empty or too long question.
+  """
+  text = inputs_lib.check_question(text)
+  return inputs_lib.encode_words(
+      split_words(text), inputs['tokens'], max_length=inputs['max_length'],
+      unk=UNK, long_questions='error', text=text,
+      where='spatial.QUESTION_LENGTH')
+
+
+def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
+                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
+  """(model input, picture to draw on): the RGB image at the trained size."""
+  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
+  return image, image
+
+
+def question_decoder(inputs: Mapping[str, Any]
+                     ) -> Callable[[np.ndarray], str]:
+  """meta.question_text of a run."""
+  return inputs_lib.TokenDecoder(inputs['tokens'])

@@ -93,6 +93,7 @@ import tensorflow_datasets as tfds
 
 from hardattn import errors
 from hardattn.datasets import clevr
+from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
 from hardattn.datasets import vqa_answers
 
@@ -1013,3 +1014,98 @@ def get_split(config: Any, split: str, *, batch_size: int
       config, md, image_shape=shape, image_dtype=dtype,
       num_train=q_builder.info.splits['train'].num_examples,
       num_eval=len(source), eval_split=split, picture_fn=_picture_fn(images))
+
+
+# ----------------------------------------------------------- Prediction ----
+# What `hardattn.predict` needs to answer a typed question about an image
+# file (the run's `inputs` are in WORKDIR/dataset.json, see
+# `hardattn.assets`). A run on pixels resizes the image as training does; a
+# run on precomputed grids (image_input='features') runs the frozen backbone
+# on it first, which needs the converted weights file.
+
+
+def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
+                      ) -> dict[str, Any]:
+  """What predicting needs besides the DatasetMeta: tokens, the image
+  input and the backbone that made the grids."""
+  c = config.vqa
+  vocab = clevr.vocabulary_of(meta_)
+  if vocab is None:
+    q_builder, _ = builders(config.data_dir, c.version)
+    vocab = clevr.Vocabulary.from_json(q_builder.info.metadata['vocabulary'])
+  return dict(clevr.token_inputs(vocab, c),
+              image_input=c.image_input,
+              image_size=[int(c.image_size)] * 2,
+              image_dtype='uint8',
+              backbone=c.backbone,
+              backbone_stages=int(c.backbone_stages),
+              backbone_weights=c.backbone_weights)
+
+
+def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
+  """int32 [max_length] tokens, as training encodes VQA questions
+  (`clevr.encode_text`: unknown words UNK, long questions cut or refused)."""
+  return clevr.encode_text(text, inputs, where='vqa.max_question_length')
+
+
+@functools.lru_cache(maxsize=2)
+def _backbone(backbone: str, stages: int, weights_path: str
+              ) -> Callable[[np.ndarray], np.ndarray]:
+  return backbone_forward(backbone, stages, weights_path)
+
+
+def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
+                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
+  """(model input, picture): the RGB image at vqa.image_size, or (features
+  runs) the backbone's float16 grid of it.
+
+  Raises:
+    errors.UserError: a features run whose backbone weights file (the run's
+      vqa.backbone_weights, or inputs['backbone_weights'] as overridden by
+      the caller) is not there.
+  """
+  pixels = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
+  if inputs['image_input'] == 'pixels':
+    return pixels, pixels
+  weights = inputs.get('backbone_weights')
+  if weights != RANDOM_WEIGHTS and not (
+      weights and os.path.isfile(os.path.expanduser(weights))):
+    raise errors.UserError(
+        f'This run was trained on precomputed {inputs["backbone"]} grids '
+        "(config.vqa.image_input='features'): answering about a new image "
+        'runs that backbone on it first, which needs its converted weights '
+        f'(config.vqa.backbone_weights={weights!r}, not found). Pass '
+        '--backbone_weights=PATH to the .msgpack file made by python -m '
+        'hardattn.models.resnet_weights.')
+  forward = _backbone(inputs['backbone'], int(inputs['backbone_stages']),
+                      weights if weights == RANDOM_WEIGHTS
+                      else os.path.expanduser(weights))
+  return forward(pixels[None])[0], pixels
+
+
+def question_decoder(inputs: Mapping[str, Any]
+                     ) -> Callable[[np.ndarray], str]:
+  """meta.question_text of a run."""
+  return inputs_lib.TokenDecoder(inputs['tokens'])
+
+
+def find_coco_image(image_dir: str, image_id: int,
+                    coco_split: str | None = None) -> str:
+  """The COCO file of `image_id` in image_dir or its train2014/ val2014/.
+
+  Raises:
+    errors.UserError: naming where it was looked for.
+  """
+  splits = [coco_split] if coco_split in COCO_SPLITS else list(COCO_SPLITS)
+  tried = []
+  for split in splits:
+    name = coco_filename(split, image_id)
+    for path in (os.path.join(image_dir, split, name),
+                 os.path.join(image_dir, name)):
+      if os.path.isfile(path):
+        return path
+      tried.append(path)
+  raise errors.UserError(
+      f'No image file for image_id {image_id}: looked for '
+      f'{" and ".join(tried)}. Set --image_dir to the folder holding the '
+      'COCO images (or their train2014/ and val2014/ folders).')
