@@ -11,6 +11,8 @@ to `<workdir>/corrupt_checkpoints/` with a warning and the step before it is
 restored: a crash while saving costs the steps since that one, not the run.
 """
 
+from collections.abc import Iterator
+import contextlib
 import os
 import time
 from typing import Any
@@ -139,19 +141,38 @@ class Checkpointer:
         'config and overrides the run was trained with, or another workdir.')
 
   def save(self, step: int, state: Any, data_iterator: Any) -> None:
-    """Starts saving (state, data iterator position) as `step`."""
-    self._manager.save(
-        step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state),
-            data=grain.checkpoint.CheckpointSave(data_iterator)))
+    """Starts saving (state, data iterator position) as `step`.
+
+    Raises:
+      errors.UserError: writing failed (e.g. the disk is full; an earlier
+        save's error may surface here).
+    """
+    with self._write_errors(f'step {step}'):
+      self._manager.save(
+          step, args=ocp.args.Composite(
+              state=ocp.args.StandardSave(state),
+              data=grain.checkpoint.CheckpointSave(data_iterator)))
     if jax.process_index() == 0:
       logging.info('Saving checkpoint step %d to %s', step, self.directory)
 
+  @contextlib.contextmanager
+  def _write_errors(self, what: str) -> Iterator[None]:
+    """OSErrors (disk full, no permission) as one-line UserErrors."""
+    try:
+      yield
+    except OSError as e:
+      raise errors.UserError(
+          f'Writing checkpoint {what} in {self.directory} failed: {e}. The '
+          'earlier checkpoints are kept: free some space (or fix the '
+          'permissions) and rerun the same command to resume.') from e
+
   def wait_until_finished(self) -> None:
-    self._manager.wait_until_finished()
+    with self._write_errors('(finishing)'):
+      self._manager.wait_until_finished()
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
+    with self._write_errors('(finishing)'):
+      self._manager.wait_until_finished()
     self._manager.close()
 
 

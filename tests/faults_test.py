@@ -1,5 +1,6 @@
 """Preemption and faults: SIGTERM, SIGKILL, corrupt checkpoints, full disk."""
 
+import errno
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import sys
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from hardattn import checkpointing
@@ -144,3 +146,21 @@ def test_full_disk_is_a_clear_error_before_training(tmp_path, monkeypatch):
     train.train_and_evaluate(_config(data_dir=str(tmp_path / 'data')),
                              str(workdir))
   assert not (workdir / 'checkpoints').exists()
+
+
+def test_disk_full_while_saving_is_a_clear_error(tmp_path, monkeypatch):
+  overrides = dict(data_dir=str(tmp_path / 'data'), num_train_steps=20,
+                   checkpoint_every_steps=10, eval_every_steps=1000,
+                   num_pictures=0)
+  workdir = str(tmp_path / 'work')
+  train.train_and_evaluate(_config(**dict(overrides, num_train_steps=10)),
+                           workdir)
+
+  def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+  monkeypatch.setattr(ocp.CheckpointManager, 'save', no_space)
+  with pytest.raises(errors.UserError, match=(
+      'Writing checkpoint step 20 .* No space left on device. The earlier '
+      'checkpoints are kept')):
+    train.train_and_evaluate(_config(**overrides), workdir)
+  assert os.listdir(os.path.join(workdir, 'checkpoints')) == ['10']
