@@ -32,7 +32,6 @@ A run trained before workdirs held config.json and dataset.json needs
 which writes them.
 """
 
-import collections
 from collections.abc import Mapping, Sequence
 import dataclasses
 import functools
@@ -208,7 +207,7 @@ class Predictor:
                                 **self.config.model)
     self.grid = model.grid_shape(self.meta.image_shape[:2])
     self.sigmoid = self.config.get('loss', 'softmax') == 'sigmoid'
-    self._soft = self.config.model_name.split('_')[0] in ('san', 'smem')
+    self._soft = isinstance(model, models.vqa.SoftAttentionModel)
     self._apply = jax.jit(functools.partial(_forward, sigmoid=self.sigmoid))
     logging.info('Loaded %s on %s from step %d of %s.',
                  self.config.model_name, self.meta.name, self.step,
@@ -313,24 +312,16 @@ class Predictor:
       raise ValueError(f'{len(images)} images for {len(questions)} '
                        'questions.')
     top_k = max(1, min(int(top_k), self.meta.num_answers))
-    cache = collections.OrderedDict()
+    read_file = functools.lru_cache(maxsize=64)(self.prepare_image)
     out = []
     for start in range(0, len(questions), self._batch_size):
       model_images, pictures, encoded = [], [], []
       for image, question in zip(images[start:start + self._batch_size],
                                  questions[start:start + self._batch_size]):
         encoded.append(self.encode_question(question))
-        key = os.fspath(image) if isinstance(image, (str, os.PathLike)) else (
-            None)
-        if key is not None and key in cache:
-          cache.move_to_end(key)
-          prepared = cache[key]
-        else:
-          prepared = self.prepare_image(image)
-          if key is not None:
-            cache[key] = prepared
-            if len(cache) > 64:
-              cache.popitem(last=False)
+        prepared = (read_file(os.fspath(image))
+                    if isinstance(image, (str, os.PathLike))
+                    else self.prepare_image(image))
         model_images.append(prepared[0])
         pictures.append(prepared[1] if keep_pictures else None)
       probs, cell_mask, heat = self.predict_arrays(np.stack(model_images),

@@ -917,8 +917,8 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
               image_size=list(meta_.image_shape[:2]), image_dtype='uint8')
 
 
-def encode_text(text: str, inputs: Mapping[str, Any],
-                where: str = 'clevr.max_question_length') -> np.ndarray:
+def encode_question(text: str, inputs: Mapping[str, Any],
+                    where: str = 'clevr.max_question_length') -> np.ndarray:
   """int32 [max_length] tokens of a question, as training encodes it.
 
   `tokenize`d; unknown words become UNK (and are logged); longer questions
@@ -934,20 +934,7 @@ def encode_text(text: str, inputs: Mapping[str, Any],
       text=text, where=where)
 
 
-def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
-  """int32 [max_length] tokens of a CLEVR question (see `encode_text`)."""
-  return encode_text(text, inputs)
-
-
-def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
-                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
-  """(model input, picture): RGB resized to the stored resolution, as
-  preparing the release does (bilinear, aspect ratio not kept)."""
-  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
-  return image, image
-
-
-def question_decoder(inputs: Mapping[str, Any]
-                     ) -> Callable[[np.ndarray], str]:
-  """meta.question_text of a run."""
-  return inputs_lib.TokenDecoder(inputs['tokens'])
+# RGB resized to the stored resolution, as preparing the release does
+# (bilinear, aspect ratio not kept); questions decoded with the run's tokens.
+prepare_image = inputs_lib.prepare_image
+question_decoder = inputs_lib.question_decoder

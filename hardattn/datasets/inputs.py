@@ -170,3 +170,24 @@ def image_size(inputs: Mapping[str, object]) -> tuple[int, int]:
   """(height, width) from a dataset.json `inputs` entry."""
   height, width = inputs['image_size']
   return int(height), int(width)
+
+
+def prepare_image(image: np.ndarray, inputs: Mapping[str, object],
+                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
+  """(model input, picture to draw on): the RGB image at the trained size.
+
+  The `prepare_image` of datasets whose model takes the pixels as drawn.
+
+  Args:
+    image: uint8 [H, W, 3] RGB, any size (resized, and logged, if not the
+      trained size).
+    inputs: the run's dataset inputs, with 'image_size'.
+    what: names the image in the log.
+  """
+  image = fit_image(image, image_size(inputs), what)
+  return image, image
+
+
+def question_decoder(inputs: Mapping[str, object]) -> TokenDecoder:
+  """meta.question_text of a run whose questions are inputs['tokens'] ids."""
+  return TokenDecoder(inputs['tokens'])

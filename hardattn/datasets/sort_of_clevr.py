@@ -428,18 +428,7 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
   return {'image_size': list(meta_.image_shape[:2]), 'image_dtype': 'uint8'}
 
 
-def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
-                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
-  """(model input, picture to draw on): the RGB image at the trained size.
-
-  Args:
-    image: uint8 [H, W, 3] RGB, any size (resized, and logged, if not the
-      trained size).
-    inputs: the run's dataset inputs (`prediction_inputs`).
-    what: names the image in the log.
-  """
-  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
-  return image, image
+prepare_image = inputs_lib.prepare_image
 
 
 def question_decoder(inputs: Mapping[str, Any]

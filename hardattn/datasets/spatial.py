@@ -78,7 +78,7 @@ References:
   Attention for Visual Question Answering, ECCV 2016, arXiv:1511.05234.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import dataclasses
 from typing import Any, NamedTuple
 
@@ -491,14 +491,5 @@ def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
       where='spatial.QUESTION_LENGTH')
 
 
-def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
-                  what: str = 'image') -> tuple[np.ndarray, np.ndarray]:
-  """(model input, picture to draw on): the RGB image at the trained size."""
-  image = inputs_lib.fit_image(image, inputs_lib.image_size(inputs), what)
-  return image, image
-
-
-def question_decoder(inputs: Mapping[str, Any]
-                     ) -> Callable[[np.ndarray], str]:
-  """meta.question_text of a run."""
-  return inputs_lib.TokenDecoder(inputs['tokens'])
+prepare_image = inputs_lib.prepare_image
+question_decoder = inputs_lib.question_decoder

@@ -1032,7 +1032,7 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
   vocab = clevr.vocabulary_of(meta_)
   if vocab is None:
     q_builder, _ = builders(config.data_dir, c.version)
-    vocab = clevr.Vocabulary.from_json(q_builder.info.metadata['vocabulary'])
+    vocab = clevr.load_vocabulary(q_builder)
   return dict(clevr.token_inputs(vocab, c),
               image_input=c.image_input,
               image_size=[int(c.image_size)] * 2,
@@ -1044,8 +1044,9 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
 
 def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:
   """int32 [max_length] tokens, as training encodes VQA questions
-  (`clevr.encode_text`: unknown words UNK, long questions cut or refused)."""
-  return clevr.encode_text(text, inputs, where='vqa.max_question_length')
+  (`clevr.encode_question`: unknown words UNK, long questions cut or
+  refused)."""
+  return clevr.encode_question(text, inputs, where='vqa.max_question_length')
 
 
 @functools.lru_cache(maxsize=2)
@@ -1083,10 +1084,7 @@ def prepare_image(image: np.ndarray, inputs: Mapping[str, Any],
   return forward(pixels[None])[0], pixels
 
 
-def question_decoder(inputs: Mapping[str, Any]
-                     ) -> Callable[[np.ndarray], str]:
-  """meta.question_text of a run."""
-  return inputs_lib.TokenDecoder(inputs['tokens'])
+question_decoder = inputs_lib.question_decoder
 
 
 def find_coco_image(image_dir: str, image_id: int,
