@@ -356,13 +356,14 @@ class StopSignal:
     self.received = False
     self._previous = None
     self._multi = jax.process_count() > 1
-    if self._multi and not jax.config.jax_enable_preemption_service:
+    self._service = (self._multi and
+                     jax.config.jax_enable_preemption_service)
+    if self._multi and not self._service:
       logging.warning('jax_enable_preemption_service is off: SIGTERM will '
                       'not save a checkpoint in this multi-process run.')
-      self._multi = None
 
   def __enter__(self) -> 'StopSignal':
-    if (self._multi is False and
+    if (not self._multi and
         threading.current_thread() is threading.main_thread()):
       self._previous = signal.signal(signal.SIGTERM, self._handle)
     return self
@@ -379,7 +380,7 @@ class StopSignal:
 
   def should_stop(self, step: int) -> bool:
     """Whether to stop after `step` (on every process alike)."""
-    if self._multi:
+    if self._service:
       return multihost_utils.reached_preemption_sync_point(step)
     return self.received
 
