@@ -27,6 +27,7 @@ import ml_collections
 
 from hardattn import datasets
 from hardattn import errors
+from hardattn import files
 from hardattn.datasets import pipeline
 
 CONFIG_FILE = 'config.json'
@@ -49,14 +50,6 @@ class RunAssets(NamedTuple):
   config: ml_collections.ConfigDict
   meta: pipeline.DatasetMeta
   inputs: dict[str, Any]
-
-
-def _write_json(path: str, obj: Any) -> None:
-  tmp = f'{path}.tmp.{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=1, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
 
 
 def _plain(value: Any, path: list[Any], tuple_paths: list[list[Any]]) -> Any:
@@ -149,13 +142,13 @@ def save(workdir: str, config: ml_collections.ConfigDict,
   """
   workdir = os.path.abspath(os.path.expanduser(workdir))
   inputs = datasets.module(config).prediction_inputs(config, meta)
-  files = {CONFIG_FILE: config_to_json(config),
-           DATASET_FILE: {'format': FORMAT, 'meta': meta_to_json(meta),
-                          'inputs': inputs}}
-  for name, obj in files.items():
+  contents = {CONFIG_FILE: config_to_json(config),
+              DATASET_FILE: {'format': FORMAT, 'meta': meta_to_json(meta),
+                             'inputs': inputs}}
+  for name, obj in contents.items():
     path = os.path.join(workdir, name)
     try:
-      _write_json(path, obj)
+      files.write_json(path, obj, indent=1)
     except OSError as e:
       raise errors.UserError(f'Cannot write {path}: {e}') from e
 

@@ -26,6 +26,7 @@ import numpy as np
 from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
+from hardattn import files
 from hardattn import sharding
 from hardattn import train
 
@@ -68,10 +69,8 @@ def export_answers(config, workdir: str, split: str, output: str) -> int:
   if hasattr(module, 'write_results'):
     module.write_results(config, split, answers, output)
   else:
-    tmp = output + '.tmp'
-    with open(tmp, 'w') as f:
+    with files.atomic_open(output) as f:
       f.writelines(a + '\n' for a in answers)
-    os.replace(tmp, output)
   logging.info('Wrote %d %s answers of step %d to %s', len(answers), split,
                step, output)
   return len(answers)

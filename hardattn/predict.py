@@ -53,6 +53,7 @@ from hardattn import assets
 from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
+from hardattn import files
 from hardattn import models
 from hardattn import sharding
 from hardattn import train
@@ -376,14 +377,12 @@ class Predictor:
     """
     output = os.path.abspath(os.path.expanduser(output))
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    tmp = f'{output}.tmp.{os.getpid()}'
-    with open(tmp, 'w') as f:
+    with files.atomic_open(output) as f:
       if self.meta.name == 'vqa':
         json.dump([{'question_id': qid, 'answer': p.answer}
                    for qid, p in zip(question_ids, predictions)], f)
       else:
         f.writelines(p.answer + '\n' for p in predictions)
-    os.replace(tmp, output)
 
   @property
   def results_suffix(self) -> str:

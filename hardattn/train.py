@@ -35,6 +35,7 @@ from hardattn import assets
 from hardattn import checkpointing
 from hardattn import datasets
 from hardattn import errors
+from hardattn import files
 from hardattn import metrics as metrics_lib
 from hardattn import models
 from hardattn import optim
@@ -385,13 +386,6 @@ class StopSignal:
     return self.received
 
 
-def _write_json(path: str, obj: Any) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
-
-
 def _eval_report(config: ml_collections.ConfigDict, meta: Any, step: int,
                  scores: Mapping[str, float], wall_clock_s: float
                  ) -> dict[str, Any]:
@@ -546,7 +540,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     writer.write_scalars(step, scores)
     rep = _eval_report(config, meta, step, scores, wall_clock())
     if is_chief:
-      _write_json(report_path, rep)
+      files.write_json(report_path, rep)
       with open(os.path.join(workdir, 'eval_history.jsonl'), 'a') as f:
         f.write(json.dumps(rep, sort_keys=True) + '\n')
     if config.num_pictures > 0:
@@ -597,7 +591,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         check_finite(step)
         ckpt.save(step, state, train_iter)
         if is_chief:  # so a resumed run's wall-clock counts up to here
-          _write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
+          files.write_json(wall_clock_path, {'train_wall_clock_s': wall_clock()})
       if stop and not is_last:  # no eval: a preempted VM has seconds
         ckpt.close()
         writer.close()

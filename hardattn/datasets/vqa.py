@@ -92,6 +92,7 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from hardattn import errors
+from hardattn import files
 from hardattn.datasets import clevr
 from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
@@ -995,10 +996,8 @@ def write_results(config: Any, split: str, answers: Sequence[str],
                            f'questions of {split}.')
   results = [{'question_id': int(source.record(i)['question_id']),
               'answer': answer} for i, answer in enumerate(answers)]
-  tmp = output + '.tmp'
-  with open(tmp, 'w') as f:
+  with files.atomic_open(output) as f:
     json.dump(results, f)
-  os.replace(tmp, output)
 
 
 def get_split(config: Any, split: str, *, batch_size: int

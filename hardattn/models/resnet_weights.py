@@ -50,6 +50,7 @@ import numpy as np
 
 from hardattn import cli
 from hardattn import errors
+from hardattn import files
 from hardattn.models import resnet
 
 CHECKPOINT_URL = 'https://download.pytorch.org/models/resnet101-63fe2227.pth'
@@ -501,10 +502,8 @@ def convert(input_path: str, output_path: str,
   variables = torchvision_to_flax(state_dict, **fields, source=input_path)
   directory = os.path.dirname(os.path.abspath(output_path))
   os.makedirs(directory, exist_ok=True)
-  tmp = f'{output_path}.tmp'
-  with open(tmp, 'wb') as f:
+  with files.atomic_open(output_path, 'wb') as f:
     f.write(serialization.to_bytes(variables))
-  os.replace(tmp, output_path)
   return variables
 
 
