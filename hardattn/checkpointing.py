@@ -37,6 +37,12 @@ def _param_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
           for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
+def workdir_checkpoints(workdir: str) -> str:
+  """Where a run keeps its checkpoints: `<workdir>/checkpoints`."""
+  return os.path.join(os.path.abspath(os.path.expanduser(workdir)),
+                      'checkpoints')
+
+
 class Checkpointer:
   """Saves and restores (state, data iterator) pairs by step."""
 
@@ -176,10 +182,10 @@ class Checkpointer:
     self._manager.close()
 
 
-def read_params(directory: str, step: int) -> Any:
-  """A saved step's params as host numpy arrays, whatever topology (device
-  and process count) wrote them; for analysis and tests."""
-  path = os.path.join(directory, str(step), 'state')
+def read_params(workdir: str, step: int) -> Any:
+  """A run's params at a saved step as host numpy arrays, whatever topology
+  (device and process count) wrote them; for analysis and tests."""
+  path = os.path.join(workdir_checkpoints(workdir), str(step), 'state')
   with ocp.StandardCheckpointer() as checkpointer:
     metadata = checkpointer.metadata(path)
     tree = getattr(metadata, 'item_metadata', metadata)

@@ -285,8 +285,7 @@ def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
   Raises:
     errors.UserError: no checkpoint in the workdir.
   """
-  directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)),
-                           'checkpoints')
+  directory = checkpointing.workdir_checkpoints(workdir)
   if not os.path.isdir(directory):
     raise errors.UserError(f'No checkpoints in {directory}: train first with '
                            f'hardattn.main on this workdir.')
@@ -482,7 +481,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                  jax.device_count())
 
   _check_free_space(workdir, state, config.max_checkpoints_to_keep)
-  ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
+  ckpt = checkpointing.Checkpointer(checkpointing.workdir_checkpoints(workdir),
                                     max_to_keep=config.max_checkpoints_to_keep)
   restored = None
   if ckpt.latest_step() is not None:

@@ -28,10 +28,6 @@ def _config(**overrides):
   return config
 
 
-def _params(workdir, step):
-  return checkpointing.read_params(os.path.join(workdir, 'checkpoints'), step)
-
-
 def _data_position(workdir, step):
   with open(os.path.join(workdir, 'checkpoints', str(step), 'data',
                          'process_0-of-1.json')) as f:
@@ -105,7 +101,8 @@ def test_sigterm_then_sigkill_resume_like_an_uninterrupted_run(tmp_path):
   run = _Run(workdir, overrides)
   assert run.finish() == 0, ''.join(run.log)
   assert 'Restored checkpoint step' in ''.join(run.log)
-  _assert_same_params(_params(straight, steps), _params(workdir, steps))
+  _assert_same_params(checkpointing.read_params(straight, steps),
+                      checkpointing.read_params(workdir, steps))
   assert _data_position(straight, steps) == _data_position(workdir, steps)
   with open(os.path.join(workdir, 'eval_report.json')) as f:
     assert json.load(f)['step'] == steps
@@ -117,7 +114,7 @@ def test_corrupt_latest_checkpoints_are_set_aside(tmp_path, caplog):
                    num_pictures=0)
   workdir = str(tmp_path / 'work')
   train.train_and_evaluate(_config(**overrides), workdir)
-  want = _params(workdir, 30)
+  want = checkpointing.read_params(workdir, 30)
   ckpts = os.path.join(workdir, 'checkpoints')
   # Step 30: its arrays truncated mid-write; step 20: its data file lost.
   for root, _, files in os.walk(os.path.join(ckpts, '30', 'state')):
@@ -134,7 +131,8 @@ def test_corrupt_latest_checkpoints_are_set_aside(tmp_path, caplog):
   assert sorted(os.listdir(os.path.join(workdir, 'corrupt_checkpoints'))
                 ) == ['20', '30']
   assert report['step'] == 30
-  _assert_same_params(want, _params(workdir, 30))  # retrained from step 10
+  # Retrained from step 10:
+  _assert_same_params(want, checkpointing.read_params(workdir, 30))
 
 
 def test_full_disk_is_a_clear_error_before_training(tmp_path, monkeypatch):

@@ -24,10 +24,6 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _params(workdir, step):
-  return checkpointing.read_params(os.path.join(workdir, 'checkpoints'), step)
-
-
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
   """And SIGTERM to one of them stops both after the same step; resumed,
   they end where one uninterrupted process does."""
@@ -83,7 +79,8 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
 
   # Equal to the single process: same global batches, same all-reduced
   # gradients; the cross-process all-reduce may sum in another order.
-  want, got = _params(single, 12), _params(workdir, 12)
+  want = checkpointing.read_params(single, 12)
+  got = checkpointing.read_params(workdir, 12)
   for x, y in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
     np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
   with open(os.path.join(workdir, 'eval_report.json')) as f:
