@@ -11,6 +11,10 @@ configs/clevr_rn.py.
   python -m hardattn.prepare --dataset=clevr --manual_dir=PATH/TO/CLEVR_v1.0
   python -m hardattn.main --config=configs/clevr_han_rn.py --workdir=DIR
 
+prepare writes into $HARDATTN_DATA_DIR (else ~/tensorflow_datasets), where
+training reads (`config.data_dir`); to use another place give both
+--data_dir=DIR and --config.data_dir=DIR.
+
 Presets (the paper gives no sizes; decision):
   `:plus`      CNN 32-64-128-256, 64-d word embeddings, LSTM 256; 128x128.
   `:plusplus`  the same at 224x224 (14x14 = 196 cells, k = 49).

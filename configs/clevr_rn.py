@@ -13,6 +13,10 @@ the question, as in g(o_i, o_j, q).
   python -m hardattn.prepare --dataset=clevr --manual_dir=PATH/TO/CLEVR_v1.0
   python -m hardattn.main --config=configs/clevr_rn.py --workdir=DIR
 
+prepare writes into $HARDATTN_DATA_DIR (else ~/tensorflow_datasets), where
+training reads (`config.data_dir`); to use another place give both
+--data_dir=DIR and --config.data_dir=DIR.
+
 Presets: `:plus` (CNN 32-64-128-256, 64-d words, LSTM 256), `:plusplus`
 (also 224x224 input, 14x14 cells): see configs/clevr_han_rn.py.
 

@@ -6,17 +6,67 @@ import os
 import sys
 
 from absl import flags
+from absl import logging
 import ml_collections
 
 from hardattn import errors
 
 
 class QuietLibraries(logging_std.Filter):
-  """Drops INFO chatter from orbax (dozens of lines per checkpoint)."""
+  """Drops library lines that look like failures but are not the user's.
+
+  - orbax's INFO chatter (dozens of lines per checkpoint);
+  - JAX's INFO `Unable to initialize backend 'tpu': ... libtpu.so`: JAX
+    tries every platform it knows and skips the ones this host lacks (a
+    platform that must work, e.g. named in JAX_PLATFORMS, raises instead;
+    hardattn.main logs the devices it got);
+  - TFDS's WARNING `Variant folder DIR has no dataset_info.json`: a dataset
+    not prepared yet, which hardattn prepares or names with the command
+    that does.
+  Everything else, every ERROR included, passes.
+  """
 
   def filter(self, record: logging_std.LogRecord) -> bool:
-    return (record.levelno >= logging_std.WARNING
-            or '/orbax/' not in record.pathname)
+    if record.levelno >= logging_std.ERROR:
+      return True
+    if record.levelno < logging_std.WARNING and '/orbax/' in record.pathname:
+      return False
+    msg = str(record.msg)
+    if (record.levelno < logging_std.WARNING and
+        record.name.startswith('jax') and
+        msg.startswith('Unable to initialize backend')):
+      return False
+    return not ('/tensorflow_datasets/' in record.pathname and
+                msg.startswith('Variant folder ') and
+                msg.endswith(' has no %s'))
+
+
+def _print_tfds_banner_only_for_downloads() -> None:
+  """TFDS prints `Downloading and preparing dataset Unknown size (download:
+  Unknown size, ...)` before it builds any dataset, hardattn's included,
+  which download nothing: keep it for builders that do download."""
+  # TFDS is imported here only: the entry points import it anyway.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder_class = tfds.core.DatasetBuilder
+  original = getattr(builder_class, '_log_download_bytes', None)
+  if original is None or getattr(original, 'hardattn_quiet', False):
+    return  # another TFDS version, or done already
+
+  def log_download_bytes(self) -> None:
+    if self.info.download_size:  # a tfds Size, 0 when nothing is fetched
+      original(self)
+
+  log_download_bytes.hardattn_quiet = True
+  builder_class._log_download_bytes = log_download_bytes  # pylint: disable=protected-access
+
+
+def quiet_libraries() -> None:
+  """What every command calls first: `QuietLibraries` on absl's log handler
+  and TFDS's size banner only where something is downloaded."""
+  handler = logging.get_absl_handler()
+  if not any(isinstance(f, QuietLibraries) for f in handler.filters):
+    handler.addFilter(QuietLibraries())
+  _print_tfds_banner_only_for_downloads()
 
 
 def parse_flags(argv: list[str]) -> list[str]:

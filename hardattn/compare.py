@@ -161,7 +161,7 @@ def _grid(config, meta) -> tuple[int, int]:
 def main(argv, flag_values: dict[str, flags.FlagHolder]):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  cli.quiet_libraries()
   f = {name: holder.value for name, holder in flag_values.items()}
   try:
     configs = [cli.load_config(c) for c in f['configs']]

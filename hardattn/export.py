@@ -79,7 +79,7 @@ def export_answers(config, workdir: str, split: str, output: str) -> int:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  cli.quiet_libraries()
   config = _CONFIG.value
   suffix = getattr(datasets.DATASETS.get(config.dataset), 'RESULTS_SUFFIX',
                    'answers.txt')

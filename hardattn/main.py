@@ -52,7 +52,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  cli.quiet_libraries()
   try:
     sharding.initialize_distributed(
         auto=_DISTRIBUTED.value, coordinator_address=_COORDINATOR.value,

@@ -543,7 +543,7 @@ def run(f: Mapping[str, Any]) -> None:
 def main(argv, flag_values: Mapping[str, flags.FlagHolder]):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(cli.QuietLibraries())
+  cli.quiet_libraries()
   try:
     run(flag_values)
   except errors.UserError as e:

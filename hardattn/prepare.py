@@ -1,17 +1,20 @@
 r"""Prepares a dataset on disk (TFDS ArrayRecord, no TensorFlow).
 
-  python -m hardattn.prepare --dataset=sort_of_clevr --data_dir=DIR \
+  python -m hardattn.prepare --dataset=sort_of_clevr \
       [--num_train_images=N --num_test_images=M --seed=S]
-  python -m hardattn.prepare --dataset=spatial --data_dir=DIR \
+  python -m hardattn.prepare --dataset=spatial \
       [--num_train_images=N --num_test_images=M --seed=S]
-  python -m hardattn.prepare --dataset=clevr --data_dir=DIR \
+  python -m hardattn.prepare --dataset=clevr \
       --manual_dir=PATH/TO/CLEVR_v1.0 [--image_size=128] [--download]
 
-  python -m hardattn.prepare --dataset=vqacp_v2 --data_dir=DIR \
+  python -m hardattn.prepare --dataset=vqacp_v2 \
       --manual_dir=PATH/TO/VQA_JSON --coco_dir=PATH/TO/COCO \
       --backbone_weights=resnet101.msgpack [--backbone=resnet101 \
       --image_size=448 --backbone_stages=4 --extract_batch_size=32]
   python -m hardattn.prepare --dataset=vqa_v2 ...   (the same flags)
+
+The data go to --data_dir, by default where training looks for them
+(`config.data_dir`): $HARDATTN_DATA_DIR, else ~/tensorflow_datasets.
 
 CLEVR's --manual_dir is the extracted CLEVR_v1.0 directory, CLEVR_v1.0.zip,
 or a directory holding either; --download fetches the release (18 GB) when
@@ -34,6 +37,8 @@ import time
 from absl import app
 from absl import flags
 
+from hardattn import base_config
+from hardattn import cli
 from hardattn import errors
 from hardattn.datasets import clevr
 from hardattn.datasets import sort_of_clevr
@@ -48,7 +53,9 @@ _DATASET = flags.DEFINE_enum(
     'Dataset to prepare.',
     required=True)
 _DATA_DIR = flags.DEFINE_string(
-    'data_dir', None, 'Root directory of prepared datasets.', required=True)
+    'data_dir', base_config.default_data_dir(),
+    'Root directory of prepared datasets; training reads the same default '
+    '(config.data_dir): $HARDATTN_DATA_DIR, else ~/tensorflow_datasets.')
 _NUM_TRAIN_IMAGES = flags.DEFINE_integer(
     'num_train_images', None,
     'Sort-of-CLEVR, spatial: images in the train split (default: '
@@ -119,6 +126,7 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.getLogger().setLevel(logging.INFO)
+  cli.quiet_libraries()
   try:
     if _DATASET.value in _GENERATED:
       builders = [_GENERATED[_DATASET.value].prepare(
