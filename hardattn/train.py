@@ -507,7 +507,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   writer = writers.SummaryWriter(workdir)
   progress = writers.Progress(config.num_train_steps, config.batch_size,
-                              start_step)
+                              start_step, config.eval_every_steps)
   pictures_dir = os.path.join(workdir, 'pictures')
   report_path = os.path.join(workdir, 'eval_report.json')
   report = None
@@ -600,8 +600,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
             config.num_train_steps, ckpt.directory)
         return None
       if step % config.eval_every_steps == 0 or is_last:
-        report = run_eval(step)
-        progress.reset_clock(step)
+        with progress.timing_eval(step):  # the ETA counts the evals left
+          report = run_eval(step)
       writer.flush()
 
   if report is None:  # resumed after the end: evaluate what was restored
