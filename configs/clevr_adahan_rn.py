@@ -10,7 +10,8 @@ fraction kept is eval/fraction_kept.
   python -m hardattn.main --config=configs/clevr_adahan_rn.py --workdir=DIR
 
 Presets: `:plus`, `:plusplus`, `:max_frac=0.5` (candidate budget as a
-fraction of the cells), `:threshold=1.0`.
+fraction of the cells), `:threshold=1.0`, `:cpu` (a short run, see
+configs/clevr_han_rn.py).
 
 Not trained here: no CLEVR release on this machine (no internet).
 """

@@ -19,6 +19,14 @@ Presets (the paper gives no sizes; decision):
   `:plus`      CNN 32-64-128-256, 64-d word embeddings, LSTM 256; 128x128.
   `:plusplus`  the same at 224x224 (14x14 = 196 cells, k = 49).
   `:frac=0.5`  keep half the cells.
+  `:cpu`       a short run to see the path work (any of the above with it):
+               1,000 steps, an eval of 2,048 val questions every 500.
+
+The full run is 1,400,000 steps of 64 with an eval of all 149,991 val
+questions every 25,000: about 8 days of train steps alone at this CPU's
+131 examples/s (below), plus the 56 evals.
+On a CPU split the cores into devices (launch/local.sh, or
+XLA_FLAGS=--xla_force_host_platform_device_count=2 as the Makefile does).
 
 Cost of the compiled train step, batch 64, from XLA's cost and memory
 analysis (`python benchmarks/train_step.py --devices=2 --steps=5

@@ -8,7 +8,8 @@ dropout 0.5. Everything else as configs/clevr_rn.py.
 
   python -m hardattn.main --config=configs/clevr_han_sum.py:plus --workdir=DIR
 
-Presets: `:plus`, `:plusplus`, `:frac=0.5`.
+Presets: `:plus`, `:plusplus`, `:frac=0.5`, `:cpu` (a short run, see
+configs/clevr_han_rn.py).
 
 Not trained here: no CLEVR release on this machine (no internet).
 """

@@ -71,3 +71,16 @@ def test_parse_arg_types():
   args = base_config.parse_arg('a=3,b=0.5,c=false,d=x', a=1, b=0.1, c=True,
                                d='y')
   assert (args.a, args.b, args.c, args.d) == (3, 0.5, False, 'x')
+
+
+@pytest.mark.parametrize('name', ['clevr_rn', 'clevr_han_sum', 'clevr_han_rn',
+                                  'clevr_adahan_rn'])
+def test_clevr_cpu_preset_is_a_short_run_of_the_same_model(name):
+  path = os.path.join(REPO, 'configs', f'{name}.py')
+  full, cpu = load(path), load(path, 'cpu')
+  assert (full.num_train_steps, full.eval_every_steps) == (1_400_000, 25_000)
+  assert full.num_eval_batches == -1
+  assert (cpu.num_train_steps, cpu.eval_every_steps) == (1_000, 500)
+  assert cpu.num_eval_batches == 4
+  assert cpu.model == full.model and cpu.optimizer == full.optimizer
+  assert load(path, 'plus,cpu').model == load(path, 'plus').model
