@@ -42,6 +42,7 @@ from hardattn import optim
 from hardattn import sharding
 from hardattn import visualize
 from hardattn import writers
+from hardattn.models import pretrained
 
 
 class TrainState(train_state.TrainState):
@@ -243,29 +244,6 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
       [meta.answer_name(a) for a in batch['answer'][idx]],
       cell_mask=cell_mask, norms=heat, grid_shape=grid,
       max_examples=len(idx), title=f'step {step}', heat_title=heat_title)
-
-
-def load_backbone(state: TrainState, model: nn.Module,
-                  where: jax.sharding.Sharding) -> TrainState:
-  """Puts the model's converted ResNet weights (`backbone_weights`) into a
-  freshly initialised state (not one about to be restored from a
-  checkpoint); other states pass through.
-
-  Raises:
-    errors.UserError: the weights file is missing or does not fit.
-  """
-  path = getattr(model, 'backbone_weights', None)
-  if (getattr(model, 'image_encoder', 'cnn') != 'resnet' or not path or
-      path == datasets.vqa.RANDOM_WEIGHTS):
-    return state
-  from hardattn.models import resnet_weights  # pylint: disable=g-import-not-at-top
-  # Exactly the variables of ResNet(backbone, backbone_stages), checked.
-  loaded = jax.device_put(resnet_weights.load_variables(
-      path, model.backbone, num_stages=model.backbone_stages), where)
-  logging.info('Loaded backbone weights from %s.', path)
-  return state.replace(
-      params=dict(state.params, backbone=loaded['params']),
-      batch_stats=dict(state.batch_stats, backbone=loaded['batch_stats']))
 
 
 def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
@@ -489,8 +467,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                         train_iter)
   if restored is not None:
     state = restored
-  else:  # the pretrained backbone; a checkpoint already holds it
-    state = load_backbone(state, model, repl)
+  else:  # pretrained parts (VQA's ResNet); a checkpoint already holds them
+    state = pretrained.load(state, model, repl)
   start_step = int(jax.device_get(state.step))
 
   p_train_step = sharding.jit(functools.partial(train_step, loss=config.loss),
