@@ -29,6 +29,7 @@ def get_config(arg=None):
   config.eval_every_steps = 10
   config.checkpoint_every_steps = 10
   config.num_pictures = 4
+  config.bn_stats_images = 8
   if config.model_name == 'cnn_mlp':
     base_config.remove_attention_fields(config.model)
     config.model.hidden_features = (16,)

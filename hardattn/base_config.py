@@ -68,6 +68,8 @@ def base_config() -> ml_collections.ConfigDict:
       rn_factorized=True,
       f_features=(256, 256),
       dropout_rate=0.0,
+      head_zero_init=False,  # answer layer's kernel starts at zero
+      coords='fusion',  # 'fusion' (paper) | 'kept': see models/vqa.py
       dtype='float32',  # 'float32' | 'bfloat16' computation
   ))
 
@@ -82,6 +84,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.log_every_steps = 100
   c.eval_every_steps = 1_000
   c.num_eval_batches = -1  # -1: the whole eval split
+  # Before each eval (and the checkpoint saved with it), batch norm's
+  # statistics are recomputed at the current weights over this many train
+  # images (train.recompute_batch_stats); 0 keeps the running averages,
+  # which small batches make noisy enough to wreck an eval (issue 17).
+  c.bn_stats_images = 1024
   c.checkpoint_every_steps = 1_000
   c.max_checkpoints_to_keep = 3
   c.num_pictures = 8  # eval examples in each attention picture (0: none)
@@ -330,7 +337,7 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN (CNN+MLP) don't take."""
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
-              'rn_factorized'):
+              'rn_factorized', 'coords'):
     del model[key]
 
 
@@ -349,7 +356,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     raise ValueError(f"attention must be 'san' or 'smem', got {attention!r}")
   model = config.model
   for key in ('fraction', 'adahan_threshold', 'adahan_max_cells',
-              'adahan_squared_norm'):
+              'adahan_squared_norm', 'coords'):
     del model[key]
   if attention == 'smem':  # SMem reads raw cells with its own word vectors.
     for key in ('fusion_features', 'word_embed_dim', 'lstm_dim'):

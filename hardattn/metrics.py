@@ -54,13 +54,58 @@ def per_type_accuracy(num_types: int) -> type[metrics.Metric]:
 
 
 @functools.cache
+def ratio(name: str) -> type[metrics.Metric]:
+  """sum(numerator) / sum(denominator) of the per-example pairs a model
+  output `name` = ([b] numerator, [b] denominator) holds; padding (mask
+  False) is left out. NaN when nothing was counted."""
+
+  @flax.struct.dataclass
+  class Ratio(metrics.Metric):
+    numerator: jnp.ndarray
+    denominator: jnp.ndarray
+
+    @classmethod
+    def from_model_output(cls, *, mask=None, **outputs) -> 'Ratio':
+      num, den = outputs[name]
+      weight = (jnp.ones_like(num, jnp.float32) if mask is None
+                else mask.astype(jnp.float32))
+      return cls(numerator=jnp.sum(num * weight),
+                 denominator=jnp.sum(den * weight))
+
+    def merge(self, other: 'Ratio') -> 'Ratio':
+      return type(self)(numerator=self.numerator + other.numerator,
+                        denominator=self.denominator + other.denominator)
+
+    def compute(self) -> np.ndarray:
+      den = np.asarray(self.denominator)
+      return np.asarray(self.numerator) / den if den > 0 else np.nan
+
+  return Ratio
+
+
+# The attention-quality ratios (hardattn.attention_quality), as eval
+# metrics 'attention_<field>' (reported as 'eval/attention/<field>').
+ATTENTION_FIELDS = ('precision', 'object_cells', 'asked_recall',
+                    'relevant_recall', 'asked_recall_at_25', 'asked_mass',
+                    'relevant_mass')
+ATTENTION_PREFIX = 'attention_'
+
+
+@functools.cache
 def eval_metrics_class(num_types: int) -> type[metrics.Collection]:
-  """The eval collection for a dataset with `num_types` question types."""
+  """The eval collection for a dataset with `num_types` question types.
+
+  Its attention_* ratios are NaN (and left out of reports) where the
+  eval batches carry no objects or the model has no such field (hard
+  attention has recalls, soft attention masses).
+  """
   return metrics.Collection.create(
       loss=metrics.Average.from_output('loss'),
       accuracy=metrics.Average.from_output('correct'),
       fraction_kept=metrics.Average.from_output('fraction_kept'),
-      per_type=per_type_accuracy(num_types))
+      per_type=per_type_accuracy(num_types),
+      **{ATTENTION_PREFIX + f: ratio(ATTENTION_PREFIX + f)
+         for f in ATTENTION_FIELDS})
 
 
 def per_type_summary(correct: np.ndarray, count: np.ndarray,

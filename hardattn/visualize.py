@@ -2,9 +2,13 @@
 
 The model sees an image through a grid of h x w cells; cell index
 n = r * w + c (row-major), matching a Flax conv feature map [h, w, C]
-reshaped to [h * w, C]. Cell (r, c) covers image rows
-floor(r * H / h) .. floor((r + 1) * H / h) - 1 and the analogous columns, so
-images need not be divisible by the grid.
+reshaped to [h * w, C]. A grid is given either as (h, w), whose cell (r, c)
+covers image rows floor(r * H / h) .. floor((r + 1) * H / h) - 1 and the
+analogous columns (images need not be divisible by the grid), or as the
+model's `hardattn.cells.CellGrid` (`model.cell_grid(image_hw)`), whose
+rectangles follow the CNN's receptive fields and are scaled to the picture.
+Pictures can outline the true objects of a scene (`objects`: the boxes and
+roles of `hardattn.attention_quality`).
 
 Rendering uses `matplotlib.figure.Figure` with the Agg canvas directly (never
 pyplot), so it works headless, does not touch global backend state, and
@@ -14,17 +18,20 @@ figures are freed when they go out of scope.
 import dataclasses
 import os
 import textwrap
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import matplotlib.backends.backend_agg
 import matplotlib.collections
 import matplotlib.figure
 import matplotlib.patheffects
+import matplotlib.patches
 import matplotlib.transforms
 import numpy as np
 import PIL.Image
 
-GridShape = Tuple[int, int]
+from hardattn import cells
+
+GridShape = Union[Tuple[int, int], cells.CellGrid]
 
 # Colours and sizes of the rendered figure.
 _OUTLINE_COLOR = '#ffd400'
@@ -46,6 +53,8 @@ _SOFT_KEEP_FRACTION = 0.5
 
 def _check_grid(grid_shape: GridShape) -> Tuple[int, int]:
   """Returns (h, w) as ints, raising ValueError if not two positive ints."""
+  if isinstance(grid_shape, cells.CellGrid):
+    return grid_shape.shape
   if len(grid_shape) != 2:
     raise ValueError(f'grid_shape must be (h, w), got {grid_shape!r}.')
   h, w = (int(g) for g in grid_shape)
@@ -59,10 +68,20 @@ def _cell_boundaries(size: int, cells: int) -> np.ndarray:
   return (np.arange(cells + 1, dtype=np.int64) * size) // cells
 
 
-def _pixel_to_cell(size: int, cells: int) -> np.ndarray:
-  """Cell index of each pixel along one axis, [size] int."""
-  bounds = _cell_boundaries(size, cells)
-  return np.searchsorted(bounds, np.arange(size), side='right') - 1
+def _axis_bounds(grid: GridShape, size: int, axis: int) -> np.ndarray:
+  """Cell borders along an axis (0 rows, 1 columns) of a picture of `size`
+  pixels there, [cells + 1] float: a CellGrid's, scaled to the picture, or
+  the equal division's."""
+  if isinstance(grid, cells.CellGrid):
+    bounds = np.asarray(grid.y_bounds if axis == 0 else grid.x_bounds)
+    return bounds * (size / grid.image_hw[axis])
+  return _cell_boundaries(size, _check_grid(grid)[axis]).astype(np.float64)
+
+
+def _pixel_to_cell(grid: GridShape, size: int, axis: int) -> np.ndarray:
+  """Cell index of each pixel (its centre i + 0.5) along one axis, [size]."""
+  bounds = _axis_bounds(grid, size, axis)
+  return np.searchsorted(bounds[1:-1], np.arange(size) + 0.5, side='right')
 
 
 def _cell_grid(values, grid_shape: GridShape, name: str) -> np.ndarray:
@@ -82,18 +101,18 @@ def cell_map_to_pixels(values, grid_shape: GridShape,
 
   Args:
     values: per-cell values [N] in row-major cell order, or [h, w].
-    grid_shape: (h, w) cells.
+    grid_shape: (h, w) cells, or a CellGrid.
     image_hw: (H, W) pixels; need not be divisible by (h, w).
 
   Returns:
     [H, W] array with the dtype of `values`; pixel (y, x) holds the value of
-    the cell (r, c) with floor(r * H / h) <= y < floor((r + 1) * H / h), and
-    likewise for x.
+    the cell (r, c) whose rectangle holds the pixel's centre: for (h, w),
+    floor(r * H / h) <= y < floor((r + 1) * H / h), and likewise for x.
   """
   grid = _cell_grid(values, grid_shape, 'values')
   height, width = (int(s) for s in image_hw)
-  rows = _pixel_to_cell(height, grid.shape[0])
-  cols = _pixel_to_cell(width, grid.shape[1])
+  rows = _pixel_to_cell(grid_shape, height, 0)
+  cols = _pixel_to_cell(grid_shape, width, 1)
   return grid[rows[:, None], cols[None, :]]
 
 
@@ -165,22 +184,20 @@ def darken_unattended(image, cell_mask, grid_shape: GridShape, *,
 
 def _grid_lines(ax, grid_shape: GridShape, image_hw: Tuple[int, int]):
   """Draws thin lines at inner cell borders, in imshow pixel coordinates."""
-  h, w = grid_shape
   height, width = image_hw
-  ys = _cell_boundaries(height, h)[1:-1] - 0.5
-  xs = _cell_boundaries(width, w)[1:-1] - 0.5
+  ys = _axis_bounds(grid_shape, height, 0)[1:-1] - 0.5
+  xs = _axis_bounds(grid_shape, width, 1)[1:-1] - 0.5
   kwargs = dict(colors=_GRID_COLOR, linewidths=0.5, alpha=0.6)
   ax.hlines(ys, -0.5, width - 0.5, **kwargs)
   ax.vlines(xs, -0.5, height - 0.5, **kwargs)
 
 
-def _outline_segments(kept: np.ndarray,
+def _outline_segments(kept: np.ndarray, grid_shape: GridShape,
                       image_hw: Tuple[int, int]) -> list:
   """Segments on the border of the kept region (not between kept cells)."""
-  h, w = kept.shape
   height, width = image_hw
-  ys = _cell_boundaries(height, h) - 0.5
-  xs = _cell_boundaries(width, w) - 0.5
+  ys = _axis_bounds(grid_shape, height, 0) - 0.5
+  xs = _axis_bounds(grid_shape, width, 1) - 0.5
   padded = np.pad(kept, 1, constant_values=False)
   segments = []
   for r, c in zip(*np.nonzero(kept)):
@@ -208,7 +225,7 @@ def _draw_kept(ax, image: np.ndarray, cell_mask,
   Returns:
     [h, w] bool, the cells counted as kept (weight >= 0.5 * max).
   """
-  h, w = grid_shape
+  h, w = _check_grid(grid_shape)
   image_hw = image.shape[:2]
   ax.imshow(darken_unattended(image, cell_mask, grid_shape),
             interpolation='nearest')
@@ -218,7 +235,7 @@ def _draw_kept(ax, image: np.ndarray, cell_mask,
     return np.ones((h, w), bool)
   kept = _mask_weights(cell_mask, grid_shape) >= _SOFT_KEEP_FRACTION
   ax.add_collection(matplotlib.collections.LineCollection(
-      _outline_segments(kept, image_hw), colors=_OUTLINE_COLOR,
+      _outline_segments(kept, grid_shape, image_hw), colors=_OUTLINE_COLOR,
       linewidths=1.6, capstyle='projecting',
       path_effects=[
           matplotlib.patheffects.Stroke(linewidth=3.2, foreground='black'),
@@ -246,6 +263,25 @@ def _draw_heat(ax, image: np.ndarray, values, grid_shape: GridShape,
   _grid_lines(ax, grid_shape, image_hw)
   _hide_ticks(ax)
   return mappable
+
+
+# Object outlines by role (attention_quality: 2 asked, 1 needed, 0 other).
+_OBJECT_STYLES = {2: dict(linestyle='-', linewidth=1.4),
+                  1: dict(linestyle='--', linewidth=1.2),
+                  0: dict(linestyle=':', linewidth=0.9)}
+_OBJECT_COLOR = '#00e5ff'
+
+
+def _draw_objects(ax, boxes: np.ndarray, roles: np.ndarray,
+                  image_hw: Tuple[int, int], input_hw: Tuple[int, int]):
+  """Outlines the objects (boxes [O, 4] in input pixels) by role."""
+  sy, sx = image_hw[0] / input_hw[0], image_hw[1] / input_hw[1]
+  for (x0, y0, x1, y1), role in zip(np.asarray(boxes), np.asarray(roles)):
+    if int(role) not in _OBJECT_STYLES:
+      continue  # padding
+    ax.add_patch(matplotlib.patches.Rectangle(
+        (x0 * sx - 0.5, y0 * sy - 0.5), (x1 - x0) * sx, (y1 - y0) * sy,
+        fill=False, edgecolor=_OBJECT_COLOR, **_OBJECT_STYLES[int(role)]))
 
 
 def _text_lines(ax, fig, lines: Sequence[Tuple[str, str, str]]):
@@ -294,7 +330,10 @@ def attention_figure(images, questions: Sequence[str],
                      cell_mask, norms, grid_shape: GridShape,
                      max_examples: int = 8,
                      title: Optional[str] = None,
-                     heat_title: str = 'cell L2 norm') -> np.ndarray:
+                     heat_title: str = 'cell L2 norm',
+                     objects: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+                     input_hw: Optional[Tuple[int, int]] = None
+                     ) -> np.ndarray:
   """Renders kept cells, cell norms and answers for a batch of examples.
 
   One row per example (the first `max_examples`), three panels: the image
@@ -316,10 +355,16 @@ def attention_figure(images, questions: Sequence[str],
       attention (every cell kept).
     norms: [B, N] L2 norm of each cell embedding (or a soft attention's
       weights), or None to skip the heat map.
-    grid_shape: (h, w) cells with h * w = N.
+    grid_shape: (h, w) cells with h * w = N, or the model's CellGrid.
     max_examples: at most this many rows are drawn.
     title: optional figure title.
     heat_title: what `norms` holds, for the heat map's title.
+    objects: optional (boxes [B, O, 4], roles [B, O]) of the true objects
+      in the model input's pixels (`hardattn.attention_quality`), outlined
+      on both image panels: asked objects solid, other needed objects
+      dashed, the rest dotted.
+    input_hw: (H, W) of the model's input, which `objects` are in (the
+      pictures may be smaller); default: the pictures' size.
 
   Returns:
     uint8 [height, width, 3] RGB rendering of the figure.
@@ -371,13 +416,13 @@ def attention_figure(images, questions: Sequence[str],
 
     # Panel 1: kept cells.
     row_mask = None if mask is None else mask[i]
-    kept = _draw_kept(ax_img, image, row_mask, (h, w))
+    kept = _draw_kept(ax_img, image, row_mask, grid_shape)
     if i == 0:
       ax_img.set_title('kept cells', fontsize=_FONT_SIZE)
 
     # Panel 2: cell norms (or attention weights).
     if norm_values is not None:
-      mappable = _draw_heat(ax_heat, image, norm_values[i], (h, w), vmin,
+      mappable = _draw_heat(ax_heat, image, norm_values[i], grid_shape, vmin,
                             vmax)
       colorbar = fig.colorbar(mappable, ax=ax_heat, fraction=0.046,
                               pad=0.03)
@@ -388,8 +433,13 @@ def attention_figure(images, questions: Sequence[str],
           f'{heat_title} [{np.nanmin(row):.3g}, {np.nanmax(row):.3g}]',
           fontsize=_FONT_SIZE - 1)
     else:
-      _draw_heat(ax_heat, image, None, (h, w), 0.0, 1.0)
+      _draw_heat(ax_heat, image, None, grid_shape, 0.0, 1.0)
       ax_heat.set_title(f'no {heat_title}', fontsize=_FONT_SIZE - 1)
+
+    if objects is not None:
+      for ax in (ax_img, ax_heat):
+        _draw_objects(ax, objects[0][i], objects[1][i], image.shape[:2],
+                      input_hw or image.shape[:2])
 
     # Panel 3: question and answers.
     ax_text.axis('off')
@@ -503,12 +553,12 @@ def comparison_figure(images, questions: Sequence[str], true: Sequence[str],
         column += 1
         if view.soft:
           peak = float(m[i, p].max())
-          _draw_heat(ax, image, m[i, p], (h, w), 0.0, max(peak, 1e-12))
+          _draw_heat(ax, image, m[i, p], grid_shape, 0.0, max(peak, 1e-12))
           ax.set_title(f'{view.label} {panel_title}\nmax {peak:.2f}'
                        if i == 0 else f'max {peak:.2f}',
                        fontsize=_FONT_SIZE - 1)
         else:
-          kept = _draw_kept(ax, image, m[i, p], (h, w))
+          kept = _draw_kept(ax, image, m[i, p], grid_shape)
           text = f'kept {int(kept.sum())}/{h * w}'
           ax.set_title(f'{view.label} {panel_title}\n{text}'
                        if i == 0 else text, fontsize=_FONT_SIZE - 1)

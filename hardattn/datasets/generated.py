@@ -170,6 +170,12 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       yield index, self.generate(seed, split, index)
 
 
+# (record, question index) -> (object_boxes float32 [O, 4], object_roles
+# int32 [O]), see `hardattn.attention_quality`.
+ObjectsFn = Callable[[dict[str, np.ndarray], int],
+                     tuple[np.ndarray, np.ndarray]]
+
+
 class QuestionSource(Sequence):
   """Examples of `group` questions each over an image-level data source.
 
@@ -187,7 +193,8 @@ class QuestionSource(Sequence):
 
   def __init__(self, images: Sequence[dict[str, np.ndarray]], *,
                num_questions: int, question_dtype: Any,
-               cache_size: int = 32, group: int = 1):
+               cache_size: int = 32, group: int = 1,
+               objects_fn: ObjectsFn | None = None):
     """Initializes the source.
 
     Args:
@@ -197,7 +204,14 @@ class QuestionSource(Sequence):
       question_dtype: dtype of an example's question.
       cache_size: records kept in memory.
       group: questions per example, a divisor of Q.
+      objects_fn: (record, question index) -> (object_boxes [O, 4],
+        object_roles [O]), added to every example (group 1 only) for the
+        attention-quality metric (`hardattn.attention_quality`); None adds
+        nothing.
     """
+    if objects_fn is not None and group != 1:
+      raise ValueError('objects_fn needs one question per example.')
+    self._objects_fn = objects_fn
     if group < 1 or num_questions % group:
       raise errors.UserError(
           f'config.questions_per_image={group} must divide the {num_questions}'
@@ -223,12 +237,17 @@ class QuestionSource(Sequence):
       order = np.random.default_rng(image_index).permutation(
           self._num_questions)
       q = np.sort(order[g * self._group:(g + 1) * self._group])
-    return {
+    example = {
         'image': record['image'],
         'question': record['questions'][q].astype(self._question_dtype),
         'answer': np.asarray(record['answers'][q], np.int32),
         'question_type': np.asarray(record['question_types'][q], np.int32),
     }
+    if self._objects_fn is not None:
+      boxes, roles = self._objects_fn(record, int(q))
+      example['object_boxes'] = np.asarray(boxes, np.float32)
+      example['object_roles'] = np.asarray(roles, np.int32)
+    return example
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,12 +261,15 @@ class GeneratedDataset:
     question_dtype: dtype of the questions in batches (np.float32 for
       vectors, np.int32 for tokens).
     meta_fn: (num_train_images, num_test_images) -> the DatasetMeta.
+    objects_fn: where the objects of a question are, for the attention
+      metric on the eval split (see `QuestionSource`); None: not known.
   """
   builder_class: type[Builder]
   title: str
   num_questions: int
   question_dtype: Any
   meta_fn: Callable[[int, int], pipeline.DatasetMeta]
+  objects_fn: ObjectsFn | None = None
 
   @property
   def name(self) -> str:
@@ -333,10 +355,14 @@ class GeneratedDataset:
     return command
 
   def question_source(self, images: Sequence[dict[str, np.ndarray]],
-                      group: int = 1) -> QuestionSource:
-    """The example source over a split's records, `group` questions each."""
-    return QuestionSource(images, num_questions=self.num_questions,
-                          question_dtype=self.question_dtype, group=group)
+                      group: int = 1, objects: bool = False
+                      ) -> QuestionSource:
+    """The example source over a split's records, `group` questions each
+    (with `objects`, the objects' boxes and roles too)."""
+    return QuestionSource(
+        images, num_questions=self.num_questions,
+        question_dtype=self.question_dtype, group=group,
+        objects_fn=self.objects_fn if objects else None)
 
   def config_sizes(self, config: Any) -> Sizes:
     """The variant `config.NAME` asks for."""
@@ -390,7 +416,8 @@ class GeneratedDataset:
       get_state()/set_state().
       eval_iter_fn() returns a fresh in-order pass over this process's share
       of the 'test' split, in batches of eval_batch_size // process_count,
-      padded with zeros (mask False).
+      padded with zeros (mask False); with the dataset's `objects_fn`, its
+      batches add object_boxes [b, O, 4] and object_roles [b, O].
 
     Raises:
       errors.DatasetNotFoundError: the data are not prepared and
@@ -414,7 +441,7 @@ class GeneratedDataset:
         num_threads=config.data_threads,
         num_workers=config.data_workers)
     eval_iter_fn = pipeline.eval_iterable_fn(
-        self.question_source(b.as_data_source('test')),
+        self.question_source(b.as_data_source('test'), objects=True),
         batch_size=eval_batch,
         process_index=process_index,
         process_count=process_count,

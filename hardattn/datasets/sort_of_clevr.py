@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hardattn import attention_quality
 from hardattn import errors
 from hardattn.datasets import generated
 from hardattn.datasets import inputs as inputs_lib
@@ -160,6 +161,28 @@ def render(centers: np.ndarray, shapes: np.ndarray) -> np.ndarray:
                                 np.arange(len(shapes)), shapes, centers)
 
 
+def related_object(question_type: int, color: int,
+                   centers: np.ndarray) -> int:
+  """The object closest to (type 3) or furthest from (type 4) `color`.
+
+  Args:
+    question_type: 3 or 4 (`QUESTION_TYPES`).
+    color: the colour (object) asked about.
+    centers: int [6, 2] object centres (x, y).
+
+  Returns:
+    The other object's index (colour).
+  """
+  sq_dist = ((centers - centers[color])**2).sum(-1).astype(np.float64)
+  if question_type == 3:
+    sq_dist[color] = np.inf
+    return int(np.argmin(sq_dist))
+  if question_type == 4:
+    sq_dist[color] = -np.inf
+    return int(np.argmax(sq_dist))
+  raise ValueError(f'Question type {question_type} relates no object.')
+
+
 def answer_question(question_type: int, color: int, centers: np.ndarray,
                     shapes: np.ndarray) -> int:
   """The answer class of one question about a layout.
@@ -181,18 +204,34 @@ def answer_question(question_type: int, color: int, centers: np.ndarray,
   if question_type == 2:
     return YES if y < _MIDDLE else NO
   if question_type in (3, 4):
-    sq_dist = ((centers - centers[color])**2).sum(-1).astype(np.float64)
-    if question_type == 3:
-      sq_dist[color] = np.inf
-      other = int(np.argmin(sq_dist))
-    else:
-      sq_dist[color] = -np.inf
-      other = int(np.argmax(sq_dist))
+    other = related_object(question_type, color, centers)
     return FIRST_SHAPE_ANSWER + int(shapes[other])
   if question_type == 5:
     count = int((shapes == shapes[color]).sum())
     return FIRST_COUNT_ANSWER + count - 1
   raise ValueError(f'Unknown question type {question_type}.')
+
+
+def question_objects(record: Mapping[str, np.ndarray], q: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+  """Where the objects of question `q` of an image record are, and their
+  roles (`hardattn.attention_quality`): the object of the question's colour
+  is asked; the closest or furthest one is needed too, and every object by
+  a count question.
+
+  Returns:
+    float32 [6, 4] pixel boxes (x0, y0, x1, y1), int32 [6] roles.
+  """
+  centers = np.asarray(record['object_centers'])
+  question_type, color = decode_question(record['questions'][q])
+  roles = np.full(NUM_OBJECTS, attention_quality.OTHER, np.int32)
+  if question_type == 5:
+    roles[:] = attention_quality.RELEVANT
+  elif question_type in (3, 4):
+    roles[related_object(question_type, color, centers)] = (
+        attention_quality.RELEVANT)
+  roles[color] = attention_quality.ASKED
+  return attention_quality.boxes_of_squares(centers, HALF_SIZE), roles
 
 
 def question_vector(question_type: int, color: int) -> np.ndarray:
@@ -320,7 +359,8 @@ def meta(num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
 
 DATASET = generated.GeneratedDataset(
     builder_class=SortOfClevr, title='Sort-of-CLEVR',
-    num_questions=NUM_QUESTIONS, question_dtype=np.float32, meta_fn=meta)
+    num_questions=NUM_QUESTIONS, question_dtype=np.float32, meta_fn=meta,
+    objects_fn=question_objects)
 
 # The module's API (see `generated.GeneratedDataset`): batches are {image
 # uint8 [b, 75, 75, 3], question float32 [b, 11], answer int32 [b],

@@ -85,6 +85,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hardattn import attention_quality
 from hardattn.datasets import generated
 from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
@@ -444,9 +445,34 @@ def meta(num_train_images: int = DEFAULT_NUM_TRAIN_IMAGES,
       question_text=question_text)
 
 
+_COLOR_TOKENS = np.array([_TOKEN_IDS[c] for c in COLOR_NAMES])
+
+
+def question_objects(record: Mapping[str, np.ndarray], q: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+  """Where the objects of question `q` of an image record are, and their
+  roles (`hardattn.attention_quality`): the objects whose colour the
+  question names (the square asked about and a relative question's
+  reference, where the image has them) are asked; the answer needs no
+  other object.
+
+  Returns:
+    float32 [MAX_OBJECTS, 4] pixel boxes (x0, y0, x1, y1), int32
+    [MAX_OBJECTS] roles (NONE for padding).
+  """
+  colors = np.asarray(record['object_colors'])
+  named = np.isin(_COLOR_TOKENS, record['questions'][q])  # [colours]
+  roles = np.where(colors < 0, attention_quality.NONE,
+                   np.where(named[np.maximum(colors, 0)],
+                            attention_quality.ASKED, attention_quality.OTHER))
+  boxes = attention_quality.boxes_of_squares(record['object_centers'],
+                                             HALF_SIZE)
+  return boxes * (colors >= 0)[:, None], roles.astype(np.int32)
+
+
 DATASET = generated.GeneratedDataset(
     builder_class=Spatial, title='Spatial', num_questions=NUM_QUESTIONS,
-    question_dtype=np.int32, meta_fn=meta)
+    question_dtype=np.int32, meta_fn=meta, objects_fn=question_objects)
 
 # The module's API, see `generated.GeneratedDataset`.
 builder = DATASET.builder

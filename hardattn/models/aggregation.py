@@ -93,6 +93,10 @@ class AnswerHead(nn.Module):
   num_answers: int = 10
   dropout_rate: float = 0.5  # after the last hidden layer, as in the RN
   dtype: jnp.dtype = jnp.float32
+  # The answer layer's kernel starts at zero, so every answer starts
+  # equally likely whatever the scale of x (the RN's sum over k^2 pairs
+  # gives initial logits of standard deviation ~19 otherwise).
+  zero_init: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -100,5 +104,8 @@ class AnswerHead(nn.Module):
     for i, width in enumerate(self.features):
       x = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'f{i}')(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    logits = nn.Dense(self.num_answers, dtype=self.dtype, name='logits')(x)
+    kernel_init = (nn.initializers.zeros if self.zero_init
+                   else nn.linear.default_kernel_init)
+    logits = nn.Dense(self.num_answers, dtype=self.dtype,
+                      kernel_init=kernel_init, name='logits')(x)
     return logits.astype(jnp.float32)

@@ -18,6 +18,7 @@ from flax import linen as nn
 import jax
 import jax.numpy as jnp
 
+from hardattn import cells as cells_lib
 from hardattn.models import aggregation as agg_lib
 from hardattn.models import encoders
 from hardattn.models import fusion
@@ -25,6 +26,7 @@ from hardattn.models import hard_attention
 from hardattn.models import soft_attention
 
 ATTENTIONS = ('none', 'han', 'adahan')
+COORDS = ('fusion', 'kept')
 SOFT_ATTENTIONS = ('san', 'smem')
 AGGREGATIONS = ('sum', 'rn')
 
@@ -95,12 +97,24 @@ class VQAModel(nn.Module):
   rn_factorized: bool = True  # rn: per-cell split of g's first layer
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
+  head_zero_init: bool = False  # answer layer's kernel starts at zero
+  # Where the cells' (x, y) coordinates enter: 'fusion' (the paper: cells
+  # are tagged before the fusion, so the norm sees position) | 'kept'
+  # (appended to the kept cells after the selection; decision, issue 17).
+  coords: str = 'fusion'
   dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
 
   def grid_shape(self, image_hw: tuple[int, int]) -> tuple[int, int]:
     """Cells (h, w) for inputs whose image (or grid) is [*image_hw, ...]."""
     return encoders.cells_grid(image_hw, self.image_encoder,
                                self.cnn_features, self.backbone_stages)
+
+  def cell_grid(self, image_hw: tuple[int, int]) -> cells_lib.CellGrid:
+    """Where the cells sit on an [*image_hw] input (`hardattn.cells`): the
+    CNN's receptive fields, or an equal division for backbone grids."""
+    if self.image_encoder == 'cnn':
+      return cells_lib.conv_grid(image_hw, len(self.cnn_features))
+    return cells_lib.CellGrid.uniform(self.grid_shape(image_hw), image_hw)
 
   def encode_image(self, image: jax.Array, *, train: bool) -> jax.Array:
     """[b, ...] images or grids -> cells [b, cells, C + 2]."""
@@ -148,23 +162,35 @@ class VQAModel(nn.Module):
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
                        f'{self.aggregation!r}')
+    if self.coords not in COORDS:
+      raise ValueError(f'coords must be one of {COORDS}, got '
+                       f'{self.coords!r}')
     cells = encoders.share_images(self.encode_image(image, train=train),
                                   question.shape[0])
     q = QuestionEncoder(self.question_kind, self.vocab_size,
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
+    coords = cells[..., -2:]
+    if self.coords == 'kept':
+      cells = cells[..., :-2]
     m = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
         cells, q)
     norms = hard_attention.cell_norms(m)
     sel = self.select(m, norms)
+    values = sel.values
+    if self.coords == 'kept':
+      if sel.indices is not None:
+        coords = hard_attention.gather_cells(coords, sel.indices)
+      values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
     if self.aggregation == 'rn':
       pooled = agg_lib.RelationalNetwork(
           self.g_features, self.rn_factorized, self.dtype, name='rn')(
-              sel.values, q, sel.mask)
+              values, q, sel.mask)
     else:
-      pooled = agg_lib.SumPooling(name='sum')(sel.values, q, sel.mask)
+      pooled = agg_lib.SumPooling(name='sum')(values, q, sel.mask)
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
-                                self.dropout_rate, self.dtype, name='head')(
+                                self.dropout_rate, self.dtype,
+                                self.head_zero_init, name='head')(
                                     pooled, train=train)
     batch, num_cells = norms.shape
     cell_mask = hard_attention.grid_mask(sel, num_cells)
@@ -223,9 +249,11 @@ class SoftAttentionModel(nn.Module):
   rn_factorized: bool = True  # rn: per-cell split of g's first layer
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
+  head_zero_init: bool = False  # answer layer's kernel starts at zero
   dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
 
   grid_shape = VQAModel.grid_shape
+  cell_grid = VQAModel.cell_grid
   encode_image = VQAModel.encode_image
 
   @nn.compact
@@ -263,7 +291,8 @@ class SoftAttentionModel(nn.Module):
     else:
       pooled = attended.output
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
-                                self.dropout_rate, self.dtype, name='head')(
+                                self.dropout_rate, self.dtype,
+                                self.head_zero_init, name='head')(
                                     pooled, train=train)
     batch, num_cells = weights.shape
     aux = all_cells(batch, num_cells)
@@ -290,10 +319,14 @@ class CNNMLP(nn.Module):
   hidden_features: Sequence[int] = (256,)  # layers before f
   f_features: Sequence[int] = (256, 256)
   dropout_rate: float = 0.5
+  head_zero_init: bool = False  # answer layer's kernel starts at zero
   dtype: jnp.dtype = jnp.float32
 
   def grid_shape(self, image_hw: tuple[int, int]) -> tuple[int, int]:
     return encoders.grid_shape(image_hw, len(self.cnn_features))
+
+  def cell_grid(self, image_hw: tuple[int, int]) -> cells_lib.CellGrid:
+    return cells_lib.conv_grid(image_hw, len(self.cnn_features))
 
   @nn.compact
   def __call__(self, image: jax.Array, question: jax.Array, *,
@@ -312,7 +345,8 @@ class CNNMLP(nn.Module):
     for i, width in enumerate(self.hidden_features):
       x = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'mlp{i}')(x))
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
-                                self.dropout_rate, self.dtype, name='head')(
+                                self.dropout_rate, self.dtype,
+                                self.head_zero_init, name='head')(
                                     x, train=train)
     aux = all_cells(batch, num_cells)
     aux.update(norms=hard_attention.cell_norms(cells),

@@ -1,0 +1,150 @@
+r"""Runs named training variants and tables their accuracy and attention.
+
+  python experiments/ablation.py --root=workdirs/ablation \
+      --variants=han_rn,rn --seeds=0,1,2 --steps=3000
+  python experiments/ablation.py --root=workdirs/ablation \
+      --variants=han_rn,rn --seeds=0,1,2 --steps=3000 --report
+
+Each variant (`VARIANTS`) is a config and its overrides; each run is
+`python -m hardattn.main` into ROOT/<variant>_s<seed> with config.seed and
+config.data_seed set to the seed, config.num_train_steps to --steps (the
+learning-rate schedule follows it) and an eval every --eval_every steps.
+Finished runs are skipped, so a command can be rerun to complete a table.
+The table (markdown, after all runs or with --report) gives for each variant
+the mean over seeds (and the min..max where there are several) of the final
+eval: accuracy overall and per group, the train wall-clock, the fraction of
+cells kept and the attention-quality ratios (hardattn/attention_quality.py).
+
+Runs share the machine: run one such command at a time, and compare
+wall-clocks only between runs made alike.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+# name -> (config, overrides). The fast recipe is base_config's default.
+_SOC = 'configs/sort_of_clevr_han_rn.py'
+VARIANTS = {
+    # Sort-of-CLEVR, the fast recipe (5x5 cells).
+    'han_rn': (_SOC, []),
+    'rn': (_SOC, ['--config.model_name=rn']),
+    'sum': (_SOC, ['--config.model_name=sum']),
+    'han_sum': (_SOC, ['--config.model_name=han_sum']),
+    'han_rn_zero_head': (_SOC, ['--config.model.head_zero_init=true']),
+    'han_rn_coords_kept': (_SOC, ['--config.model.coords=kept']),
+    'han_rn_zero_head_coords_kept': (_SOC, [
+        '--config.model.head_zero_init=true', '--config.model.coords=kept']),
+    'han_rn_frac36': (_SOC, ['--config.model.fraction=0.36']),
+    'han_rn_grid10': (_SOC, ['--config.model.cnn_features=(24,24,24)']),
+}
+
+
+def workdir(root: str, variant: str, seed: int) -> str:
+  return os.path.join(root, f'{variant}_s{seed}')
+
+
+def last_eval(path: str) -> dict | None:
+  """The run's last eval report, or None."""
+  history = os.path.join(path, 'eval_history.jsonl')
+  if not os.path.exists(history):
+    return None
+  with open(history) as f:
+    lines = [json.loads(line) for line in f if line.strip()]
+  return lines[-1] if lines else None
+
+
+def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
+        extra: list[str]) -> None:
+  """Trains one variant and seed unless it has already reached `steps`."""
+  path = workdir(root, variant, seed)
+  done = last_eval(path)
+  if done is not None and done['step'] >= steps:
+    print(f'{path}: done ({done["step"]} steps)', flush=True)
+    return
+  config, overrides = VARIANTS[variant]
+  command = [sys.executable, '-m', 'hardattn.main', f'--config={config}',
+             f'--workdir={path}', f'--config.seed={seed}',
+             f'--config.data_seed={seed}',
+             f'--config.num_train_steps={steps}',
+             f'--config.eval_every_steps={eval_every}',
+             f'--config.checkpoint_every_steps={eval_every}',
+             *overrides, *extra]
+  os.makedirs(path, exist_ok=True)
+  print(' '.join(command), flush=True)
+  start = time.time()
+  with open(os.path.join(path, 'log.txt'), 'a') as log:
+    subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+  print(f'{path}: {time.time() - start:.0f} s', flush=True)
+
+
+def _stat(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+  values = [v * scale for v in values]
+  mean = sum(values) / len(values)
+  if len(values) == 1:
+    return f'{mean:.{digits}f}'
+  return f'{mean:.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})'
+
+
+ATTENTION_COLUMNS = ('precision', 'object_cells', 'asked_recall',
+                     'asked_recall_at_25', 'relevant_recall')
+
+
+def table(root: str, variants: list[str], seeds: list[int]) -> str:
+  """The markdown table of the variants' final evals."""
+  rows = []
+  groups = None
+  for variant in variants:
+    reports = [r for r in (last_eval(workdir(root, variant, s))
+                           for s in seeds) if r is not None]
+    if not reports:
+      continue
+    if groups is None:
+      groups = [g for g, _ in reports[0]['table']]
+    cells = [variant, str(len(reports)), f"{reports[0]['step']:,}",
+             _stat([r['train_wall_clock_s'] for r in reports], 1 / 60)]
+    cells += [_stat([dict(r['table'])[g] for r in reports]) for g in groups]
+    cells.append(_stat([r['fraction_kept'] for r in reports], digits=0))
+    for column in ATTENTION_COLUMNS:
+      values = [r.get('attention', {}).get(column) for r in reports]
+      cells.append('-' if None in values else _stat(values))
+    rows.append('| ' + ' | '.join(cells) + ' |')
+  if groups is None:
+    return '(no finished runs)'
+  header = (['variant', 'seeds', 'steps', 'train min'] + groups +
+            ['cells kept %'] + list(ATTENTION_COLUMNS))
+  return '\n'.join(['| ' + ' | '.join(header) + ' |',
+                    '|' + '---|' * len(header)] + rows)
+
+
+def main(argv):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--root', default='workdirs/ablation')
+  parser.add_argument('--variants', required=True,
+                      help=f'comma-separated, of: {", ".join(VARIANTS)}')
+  parser.add_argument('--seeds', default='0')
+  parser.add_argument('--steps', type=int, default=3000)
+  parser.add_argument('--eval_every', type=int, default=1000)
+  parser.add_argument('--report', action='store_true',
+                      help='only print the table of finished runs')
+  args, extra = parser.parse_known_args(argv)
+  variants = args.variants.split(',')
+  unknown = [v for v in variants if v not in VARIANTS]
+  if unknown:
+    parser.error(f'unknown variants {unknown}; known: {", ".join(VARIANTS)}')
+  seeds = [int(s) for s in args.seeds.split(',')]
+  if not args.report:
+    for seed in seeds:
+      for variant in variants:
+        run(args.root, variant, seed, args.steps, args.eval_every, extra)
+  print(table(args.root, variants, seeds))
+
+
+if __name__ == '__main__':
+  os.environ.setdefault(
+      'XLA_FLAGS', '--xla_force_host_platform_device_count=2 '
+      '--xla_cpu_collective_call_terminate_timeout_seconds=600')
+  main(sys.argv[1:])
