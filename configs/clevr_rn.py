@@ -22,7 +22,7 @@ Presets: `:plus` (CNN 32-64-128-256, 64-d words, LSTM 256), `:plusplus`
 val questions every 500): see configs/clevr_han_rn.py.
 
 Cost of the compiled train step at batch 64 (XLA cost analysis; see
-configs/clevr_han_rn.py and the README): 4.958 GFLOP per example, 1234 MiB
+configs/clevr_han_rn.py and docs/clevr.md): 4.958 GFLOP per example, 1234 MiB
 peak per device on 2 devices, 17 examples/s on this 2-core CPU.
 
 Not trained here: no CLEVR release on this machine (no internet), and at

@@ -11,8 +11,8 @@ Reference numbers on VQA-CP v2 test (PAPERS.md): the best HAN, 28.65; SAN
       --workdir=DIR
 
 Sizes, presets (`:version=vqa_v2`, `:pixels`) and how to get the data and
-the converted ResNet-101 weights: `base_config.vqa_config` and the README's
-"VQA-CP v2 and VQA v2".
+the converted ResNet-101 weights: `base_config.vqa_config` and
+docs/vqa.md.
 
 Compiled train step, XLA cost and memory analysis, batch 16 on one CPU
 device (`python benchmarks/train_step.py --no_time --batch_size=16
