@@ -106,17 +106,17 @@ def test_hardattn_commands_parse_with_their_own_flags():
   by_module = collections.defaultdict(list)
   for where, tokens in BY_KIND['module']:
     by_module[tokens[2]].append((where, tokens[3:]))
-  failures = []
-  for module, lines in sorted(by_module.items()):
-    result = subprocess.run(
-        [sys.executable, os.path.join('tests', 'parse_commands.py'), module],
-        input=json.dumps([args for _, args in lines]), cwd=REPO,
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, JAX_PLATFORMS='cpu'))
-    assert result.returncode == 0, result.stderr[-3000:]
-    errors = json.loads(result.stdout.strip().splitlines()[-1])
-    failures += [f'{where}: python -m {module} {shlex.join(args)}\n  {e}'
-                 for (where, args), e in zip(lines, errors) if e]
+  result = subprocess.run(
+      [sys.executable, os.path.join('tests', 'parse_commands.py')],
+      input=json.dumps({module: [args for _, args in lines]
+                        for module, lines in by_module.items()}),
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  errors = json.loads(result.stdout.strip().splitlines()[-1])
+  failures = [f'{where}: python -m {module} {shlex.join(args)}\n  {e}'
+              for module, lines in sorted(by_module.items())
+              for (where, args), e in zip(lines, errors[module]) if e]
   assert not failures, '\n'.join(failures)
 
 
@@ -180,8 +180,9 @@ def test_make_targets_exist():
 
 
 def test_python_snippets_run(tmp_path):
-  for where, tokens in BY_KIND['snippet']:
-    result = subprocess.run([sys.executable] + tokens[1:], cwd=tmp_path,
+  snippets = {tuple(tokens): where for where, tokens in BY_KIND['snippet']}
+  for tokens, where in snippets.items():
+    result = subprocess.run([sys.executable, *tokens[1:]], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f'{where}:\n{result.stderr[-2000:]}'
 
