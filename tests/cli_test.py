@@ -1,11 +1,15 @@
 """The commands' shared set-up: default data directory and quiet libraries."""
 
+# TFDS's banner is a protected method of its DatasetBuilder.
+# pylint: disable=protected-access
+
 import logging
 import os
 import subprocess
 import sys
 import types
 
+from absl import logging as absl_logging
 import tensorflow_datasets as tfds
 
 from hardattn import cli
@@ -51,15 +55,26 @@ def test_quiet_libraries_drops_only_the_noise():
 
 
 def _banner(capsys, download_size):
-  cli.quiet_libraries()
+  """What TFDS prints before building a dataset of that download size."""
   info = types.SimpleNamespace(download_size=tfds.core.units.Size(
       download_size), dataset_size=tfds.core.units.Size(0))
   builder = types.SimpleNamespace(info=info, data_dir='/d/x/1.0.0')
-  tfds.core.DatasetBuilder._log_download_bytes(builder)  # pylint: disable=protected-access
+  tfds.core.DatasetBuilder._log_download_bytes(builder)
   return capsys.readouterr().out
 
 
-def test_tfds_banner_only_when_something_is_downloaded(capsys):
+def test_tfds_banner_only_when_something_is_downloaded(capsys, monkeypatch):
+  # Undone after the test: TFDS's method, and the filter on absl's handler.
+  builder = tfds.core.DatasetBuilder
+  monkeypatch.setattr(builder, '_log_download_bytes',
+                      builder._log_download_bytes)
+  handler = absl_logging.get_absl_handler()
+  monkeypatch.setattr(handler, 'filters', list(handler.filters))
+  if not getattr(builder._log_download_bytes, 'hardattn_quiet', False):
+    assert 'Unknown size' in _banner(capsys, 0)  # TFDS's own behaviour
+  cli.quiet_libraries()
+  cli.quiet_libraries()  # a second call changes nothing more
+  assert sum(isinstance(f, cli.QuietLibraries) for f in handler.filters) == 1
   assert _banner(capsys, 0) == ''
   shown = _banner(capsys, 18 << 30)
   assert 'Downloading and preparing dataset 18.00 GiB' in shown
