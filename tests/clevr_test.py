@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from hardattn import attention_quality
 from hardattn import cli
 from hardattn import errors
 from hardattn import train
@@ -320,6 +321,175 @@ def test_batches_and_meta(prepared):
   eval_batches = list(eval_fn())
   assert len(eval_batches) == 4  # 52 questions in batches of 16, padded
   assert sum(int(b['mask'].sum()) for b in eval_batches) == 52
+
+
+# --------------------------------------------------- Scenes and roles ----
+O, R, A, N = (attention_quality.OTHER, attention_quality.RELEVANT,
+              attention_quality.ASKED, attention_quality.NONE)
+
+
+def _hand_scene():
+  """Five objects; x grows to the right, y to the back."""
+  objects = [
+      ('red', 'cube', 'large', 'rubber', -1, 0),
+      ('blue', 'sphere', 'small', 'metal', 0, 1),
+      ('red', 'sphere', 'large', 'metal', 2, -1),
+      ('green', 'cylinder', 'small', 'rubber', -2, 2),
+      ('red', 'cylinder', 'small', 'metal', 1, -2),
+  ]
+  xs = [o[4] for o in objects]
+  ys = [o[5] for o in objects]
+  n = range(len(objects))
+  return {
+      'objects': [dict(color=c, shape=s, size=z, material=m,
+                       pixel_coords=[240, 160, 10.0])
+                  for c, s, z, m, _, _ in objects],
+      'relationships': {
+          'left': [[j for j in n if xs[j] < xs[i]] for i in n],
+          'right': [[j for j in n if xs[j] > xs[i]] for i in n],
+          'front': [[j for j in n if ys[j] < ys[i]] for i in n],
+          'behind': [[j for j in n if ys[j] > ys[i]] for i in n],
+      },
+  }
+
+
+def _program(*steps):
+  return [{'function': f, 'inputs': list(i), 'value_inputs': list(v)}
+          for f, i, v in steps]
+
+
+SCENE = (('scene', (), ()),)
+BLUE = SCENE + (('filter_color', (0,), ('blue',)), ('unique', (1,), ()))
+GREEN = SCENE + (('filter_color', (0,), ('green',)), ('unique', (1,), ()))
+
+
+@pytest.mark.parametrize('steps,answer,roles', [
+    # The blue thing's shape: it is asked about.
+    (BLUE + (('query_shape', (2,), ()),), 'sphere', [O, A, O, O, O]),
+    # Red things left of the blue thing: red and left (object 0) counts,
+    # left but green (3) and red but right (2, 4) do not.
+    (BLUE + (('relate', (2,), ('left',)), ('filter_color', (3,), ('red',)),
+             ('count', (4,), ())), 1, [R, A, O, O, O]),
+    (SCENE + (('filter_shape', (0,), ('sphere',)), ('exist', (1,), ())),
+     True, [O, R, R, O, O]),
+    # Things of the green thing's size: it is asked, they are counted.
+    (GREEN + (('same_size', (2,), ()), ('count', (3,), ())), 2,
+     [O, R, O, A, R]),
+    # The green thing's material against the cube's: both asked.
+    (GREEN + (('query_material', (2,), ()), ('scene', (), ()),
+              ('filter_shape', (4,), ('cube',)), ('unique', (5,), ()),
+              ('query_material', (6,), ()),
+              ('equal_material', (3, 7), ())), True, [A, O, O, A, O]),
+    # As many cylinders as large things: all four are compared.
+    (SCENE + (('filter_shape', (0,), ('cylinder',)), ('count', (1,), ()),
+              ('scene', (), ()), ('filter_size', (3,), ('large',)),
+              ('count', (4,), ()), ('equal_integer', (2, 5), ())), True,
+     [R, O, R, R, R]),
+    # Things behind the red sphere (red things intersect spheres).
+    (SCENE + (('filter_color', (0,), ('red',)), ('scene', (), ()),
+              ('filter_shape', (2,), ('sphere',)), ('intersect', (1, 3), ()),
+              ('unique', (4,), ()), ('relate', (5,), ('behind',)),
+              ('count', (6,), ())), 3, [R, R, A, R, O]),
+    (SCENE + (('filter_color', (0,), ('red',)), ('scene', (), ()),
+              ('filter_shape', (2,), ('sphere',)), ('union', (1, 3), ()),
+              ('count', (4,), ())), 4, [R, R, R, O, R]),
+    (SCENE + (('filter_color', (0,), ('red',)), ('count', (1,), ()),
+              ('scene', (), ()), ('filter_shape', (3,), ('sphere',)),
+              ('count', (4,), ()), ('greater_than', (2, 5), ())), True,
+     [R, R, R, O, R]),
+])
+def test_program_roles(steps, answer, roles):
+  scene = _hand_scene()
+  program = _program(*steps)
+  assert clevr.execute(program, scene)[-1] == answer
+  got, executed = clevr.object_roles(program, scene)
+  assert executed and got.dtype == np.int8
+  np.testing.assert_array_equal(got, roles + [N] * 5)
+  # Older releases: 'type' and 'side_inputs', or the value in the name.
+  old = [{'type': n['function'], 'inputs': n['inputs'],
+          'side_inputs': n['value_inputs']} for n in program]
+  named = [{'function': n['function'] + ''.join(
+      f'[{v}]' for v in n['value_inputs']), 'inputs': n['inputs']}
+           for n in program]
+  for other in (old, named):
+    np.testing.assert_array_equal(clevr.object_roles(other, scene)[0], got)
+
+
+@pytest.mark.parametrize('steps', [
+    SCENE + (('filter_color', (0,), ('red',)), ('unique', (1,), ()),
+             ('query_shape', (2,), ())),  # three red things
+    SCENE + (('filter_color', (0,), ('purple',)), ('unique', (1,), ()),
+             ('query_shape', (2,), ())),  # none
+    SCENE + (('relate', (0,), ('left',)), ('count', (1,), ())),  # a set
+    BLUE + (('count', (2,), ()),),  # count of one object
+    SCENE + (('query_color', (0,), ()),),  # query of a set
+    SCENE + (('frobnicate', (0,), ()),),
+    SCENE + (('count', (2,), ()), ('scene', (), ())),  # a later node
+    BLUE + (('relate', (2,), ('above',)), ('count', (3,), ())),
+    BLUE + (('query_shape', (2,), ()), ('query_size', (2,), ()),
+            ('less_than', (3, 4), ())),  # compares words
+])
+def test_programs_that_do_not_execute_have_no_roles(steps):
+  scene = _hand_scene()
+  program = _program(*steps)
+  with pytest.raises(clevr.ProgramError):
+    clevr.execute(program, scene)
+  roles, executed = clevr.object_roles(program, scene)
+  assert not executed
+  np.testing.assert_array_equal(roles, [O] * 5 + [N] * 5)
+
+
+def test_missing_program_has_no_roles():
+  roles, executed = clevr.object_roles(None, _hand_scene())
+  assert not executed and list(roles) == [O] * 5 + [N] * 5
+
+
+def _object(size, x, y, depth):
+  return dict(color='red', shape='cube', material='rubber', size=size,
+              pixel_coords=[x, y, depth])
+
+
+def test_scene_boxes():
+  boxes = clevr.scene_boxes({'objects': [
+      _object('large', 240, 160, 10.0), _object('large', 240, 160, 5.0),
+      _object('small', 5, 310, 8.0)]})
+  assert boxes.shape == (clevr.MAX_OBJECTS, 4) and boxes.dtype == np.float32
+  scale = np.array([480, 320, 480, 320])
+  half = 525 * 0.7 / 10  # pixels
+  np.testing.assert_allclose(
+      boxes[0] * scale, [240 - half, 160 - half, 240 + half, 160 + half],
+      rtol=1e-6)
+  # Twice as near, twice as big.
+  np.testing.assert_allclose(
+      boxes[1] * scale, [240 - 2 * half, 160 - 2 * half, 240 + 2 * half,
+                         160 + 2 * half], rtol=1e-6)
+  # Small: half the radius; clipped to the image.
+  half = 525 * 0.35 / 8
+  np.testing.assert_allclose(boxes[2] * scale,
+                             [0, 310 - half, 5 + half, 320], rtol=1e-6)
+  assert not np.any(boxes[3:])
+  for bad in ([_object('large', 1, 1, 10.0)] * 11,
+              [_object('large', 1, 1, 0.0)], [_object('medium', 1, 1, 9.0)]):
+    with pytest.raises(ValueError):
+      clevr.scene_boxes({'objects': bad})
+
+
+def test_focal_length_fits_the_release():
+  """CLEVR_val_000000's five objects (3d_coords and pixel_coords of the
+  release's scenes file): a linear pinhole fit of pixel * depth against the
+  3D point gives the focal length (x: 525.3, y: 518.8; pixels are rounded)."""
+  points = np.array([[-1.4937, -1.9936, 0.7], [1.5557, -2.1047, 0.7],
+                     [-2.3422, -0.5205, 0.35], [-0.8073, 1.9141, 0.7],
+                     [2.6764, 0.0345, 0.35]])
+  pixels = np.array([[119, 131, 10.8020], [198, 190, 8.6010],
+                     [161, 118, 12.3727], [282, 100, 12.4950],
+                     [337, 195, 9.1612]])
+  homogeneous = np.c_[points, np.ones(5)]
+  depth = pixels[:, 2]
+  for offset, sign in ((pixels[:, 0] - 240, 1), (160 - pixels[:, 1], 1)):
+    row = np.linalg.lstsq(homogeneous, sign * offset * depth, rcond=None)[0]
+    assert np.linalg.norm(row[:3]) == pytest.approx(clevr.FOCAL_LENGTH,
+                                                    rel=0.02)
 
 
 # -------------------------------------------------------- Augmentation ----

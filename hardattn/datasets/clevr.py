@@ -76,6 +76,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
+from hardattn import attention_quality
 from hardattn import errors
 from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
@@ -322,6 +323,212 @@ def check_images(release: Release, split: str,
           f'Question {q.get("question_index")} of split {split} has '
           f'image_index {index} but image_filename {name!r}.')
   return n
+
+
+# --------------------------------------------------------------- Scenes ----
+# The release's scenes/CLEVR_{split}_scenes.json (train and val) say where
+# each object is; the attention-quality metric (`hardattn.attention_quality`)
+# needs its box and what the question needs of it.
+
+# The release's renders, which the scenes' pixel_coords are in.
+IMAGE_WIDTH, IMAGE_HEIGHT = 480, 320
+MAX_OBJECTS = 10  # CLEVR scenes have 3 to 10 objects
+# The camera of clevr-dataset-gen (image_generation/data/base_scene.blend):
+# a 35 mm lens on a 32 mm wide sensor (fit AUTO, so the width spans it), at
+# 480 pixels: 35 / 32 * 480 = 525 pixels. A pinhole fit of CLEVR_val_000000's
+# five objects (3d_coords to pixel_coords and depth) gives 525.4.
+FOCAL_LENGTH = 525.0
+# The generator's object scales (image_generation/data/properties.json): the
+# radius of a sphere or cylinder (half its height), the half-diagonal of a
+# cube's base.
+OBJECT_RADIUS = {'large': 0.7, 'small': 0.35}
+_ATTRIBUTES = ('color', 'material', 'shape', 'size')
+_RELATIONS = ('left', 'right', 'front', 'behind')
+# Nodes whose input objects the answer is read from (see `object_roles`).
+_NEEDS_INPUTS = ({'count', 'exist'} | {f'query_{a}' for a in _ATTRIBUTES}
+                 | {f'same_{a}' for a in _ATTRIBUTES}
+                 | {f'equal_{a}' for a in _ATTRIBUTES})
+
+
+def scene_boxes(scene: Mapping[str, Any]) -> np.ndarray:
+  """float32 [MAX_OBJECTS, 4] boxes (x0, y0, x1, y1) of a scene's objects,
+  as fractions of the image's width and height; zeros for padding.
+
+  A scene gives each object's centre in pixels (pixel_coords[:2], the
+  projection of its 3D centre) and its depth along the camera's axis
+  (pixel_coords[2]), not its extent. The box is the square of half-side
+  FOCAL_LENGTH * r / depth pixels around the centre, r = OBJECT_RADIUS[size]
+  (CLEVR's size scales): the image of a sphere of radius r, up to
+  perspective (which stretches it by up to 10% towards the image's edges).
+  An approximation for the other shapes: a cube (half-side r / sqrt(2)) fits
+  in it; a cylinder (radius r, 2 r high), seen from about 26 degrees above
+  the ground, is about 1.3 times taller. Boxes are clipped to the image.
+  Dividing by the 480x320 render makes them scale to the stored square
+  images, which are resized non-uniformly.
+
+  Raises:
+    ValueError: more than MAX_OBJECTS objects, an unknown size or a depth
+      that is not positive.
+  """
+  objects = scene['objects']
+  if len(objects) > MAX_OBJECTS:
+    raise ValueError(f'{len(objects)} objects; at most {MAX_OBJECTS} fit')
+  boxes = np.zeros((MAX_OBJECTS, 4), np.float32)
+  for i, obj in enumerate(objects):
+    x, y, depth = (float(v) for v in obj['pixel_coords'][:3])
+    if obj['size'] not in OBJECT_RADIUS or not depth > 0:
+      raise ValueError(f'object {i} has size {obj["size"]!r} and depth '
+                       f'{depth}')
+    half = FOCAL_LENGTH * OBJECT_RADIUS[obj['size']] / depth
+    box = np.array([(x - half) / IMAGE_WIDTH, (y - half) / IMAGE_HEIGHT,
+                    (x + half) / IMAGE_WIDTH, (y + half) / IMAGE_HEIGHT])
+    boxes[i] = np.clip(box, 0.0, 1.0)
+  return boxes
+
+
+class ProgramError(ValueError):
+  """A program that does not execute on its scene."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Object:
+  """A node's output that is one object (of `unique`), not a set."""
+  index: int
+
+
+def _node(node: Mapping[str, Any]) -> tuple[str, list[str]]:
+  """(function, value inputs) of a program node, in either layout
+  ('function'/'value_inputs' or 'type'/'side_inputs'; 'filter_color[red]'
+  with the value in the name also reads)."""
+  function = node.get('function', node.get('type'))
+  values = list(node.get('value_inputs', node.get('side_inputs', ())))
+  if not isinstance(function, str):
+    raise ProgramError(f'a node without a function: {node!r}')
+  if function.endswith(']') and '[' in function and not values:
+    function, value = function[:-1].split('[', 1)
+    values = [value]
+  return function, values
+
+
+def _expect(value: Any, kind: type, function: str) -> Any:
+  if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+    raise ProgramError(f'{function} got {value!r}')
+  return value
+
+
+def execute(program: Sequence[Mapping[str, Any]],
+            scene: Mapping[str, Any]) -> list[Any]:
+  """Every node's output of a program run on a scene, as CLEVR's question
+  engine computes them: a set of objects (frozenset of indices), one
+  object (`_Object`, from unique) or a value (attribute, count, bool).
+
+  Raises:
+    ProgramError: the program does not execute (unique of a set that is
+      not one object, a relation of a set, an unknown function, inputs from
+      later nodes, a missing attribute).
+  """
+  objects = scene['objects']
+  outputs = []
+  for node in program:
+    function, values = _node(node)
+    try:
+      inputs = [outputs[i] for i in node.get('inputs', ())]
+    except (IndexError, TypeError) as e:
+      raise ProgramError(f'{function} reads a later node') from e
+    head, _, attr = function.partition('_')
+    arity = 0 if function == 'scene' else (
+        2 if function in ('union', 'intersect', 'less_than', 'greater_than')
+        or head == 'equal' else 1)
+    if len(inputs) != arity:
+      raise ProgramError(f'{function} has {len(inputs)} inputs')
+    try:
+      if function == 'scene':
+        out = frozenset(range(len(objects)))
+      elif head == 'filter' and attr in _ATTRIBUTES and len(values) == 1:
+        out = frozenset(i for i in _expect(inputs[0], frozenset, function)
+                        if objects[i][attr] == values[0])
+      elif function == 'unique':
+        group = _expect(inputs[0], frozenset, function)
+        if len(group) != 1:
+          raise ProgramError(f'unique of {len(group)} objects')
+        out = _Object(next(iter(group)))
+      elif function == 'relate' and len(values) == 1 and (
+          values[0] in _RELATIONS):
+        index = _expect(inputs[0], _Object, function).index
+        out = frozenset(
+            int(j) for j in scene['relationships'][values[0]][index])
+        if any(not 0 <= j < len(objects) for j in out):
+          raise ProgramError(f'relate[{values[0]}] names no object: {out}')
+      elif function in ('union', 'intersect'):
+        a, b = (_expect(x, frozenset, function) for x in inputs)
+        out = a | b if function == 'union' else a & b
+      elif function == 'count':
+        out = len(_expect(inputs[0], frozenset, function))
+      elif function == 'exist':
+        out = bool(_expect(inputs[0], frozenset, function))
+      elif head == 'query' and attr in _ATTRIBUTES:
+        out = objects[_expect(inputs[0], _Object, function).index][attr]
+      elif head == 'same' and attr in _ATTRIBUTES:
+        index = _expect(inputs[0], _Object, function).index
+        out = frozenset(j for j, o in enumerate(objects)
+                        if j != index and o[attr] == objects[index][attr])
+      elif head == 'equal' and attr in _ATTRIBUTES:
+        a, b = (_expect(x, str, function) for x in inputs)
+        out = a == b
+      elif function in ('equal_integer', 'less_than', 'greater_than'):
+        a, b = (_expect(x, int, function) for x in inputs)
+        out = {'equal_integer': a == b, 'less_than': a < b,
+               'greater_than': a > b}[function]
+      else:
+        raise ProgramError(f'unknown function {function!r} {values}')
+    except (KeyError, IndexError, TypeError) as e:
+      raise ProgramError(f'{function}: {e!r}') from e
+    outputs.append(out)
+  return outputs
+
+
+def object_roles(program: Sequence[Mapping[str, Any]] | None,
+                 scene: Mapping[str, Any]) -> tuple[np.ndarray, bool]:
+  """What a question needs of each object of its scene, by running its
+  program (`hardattn.attention_quality` roles).
+
+  ASKED: the objects `unique` nodes output (those the question refers to).
+  RELEVANT: the objects the answer is read from: the set (or unique object)
+  input to a count, exist, query_*, same_* or equal_* node, as the
+  filter/relate/union/intersect chain before it computed it (equal_*
+  compares queried attributes, whose objects the query_* nodes give).
+  OTHER: every other object of the scene. NONE: padding to MAX_OBJECTS.
+
+  Args:
+    program: the question's program (None: none).
+    scene: its image's scene.
+
+  Returns:
+    (int8 [MAX_OBJECTS] roles, whether the program executed). A program
+    that does not execute (`ProgramError`) or a missing one leaves every
+    object OTHER.
+  """
+  roles = np.full(MAX_OBJECTS, attention_quality.NONE, np.int8)
+  roles[:len(scene['objects'])] = attention_quality.OTHER
+  if not program:
+    return roles, False
+  try:
+    outputs = execute(program, scene)
+  except ProgramError:
+    return roles, False
+  relevant, asked = set(), set()
+  for node, out in zip(program, outputs):
+    function, _ = _node(node)
+    if function == 'unique':
+      asked.add(out.index)
+    if function in _NEEDS_INPUTS:
+      for i in node.get('inputs', ()):
+        x = outputs[i]
+        relevant.update([x.index] if isinstance(x, _Object) else
+                        x if isinstance(x, frozenset) else ())
+  roles[sorted(relevant)] = attention_quality.RELEVANT
+  roles[sorted(asked)] = attention_quality.ASKED
+  return roles, True
 
 
 # ------------------------------------------------------------ Vocabulary ----
