@@ -150,7 +150,20 @@ def test_prepared_records_follow_the_release(release, prepared):
       (SIZE, SIZE), clevr.Image.BILINEAR))
   np.testing.assert_array_equal(images[2]['image'], want)
   vocab = clevr.load_vocabulary(q_builder)
-  assert len(vocab.answers) == 13 and 'yes' in vocab.answers
+  assert len(vocab.answers) == 12 and 'yes' in vocab.answers
+  # Objects: boxes of the scenes, roles by running the programs.
+  assert clevr.scene_splits(q_builder) == ('train', 'val')
+  assert q_builder.info.metadata['unexecuted_programs'] == {'train': 0,
+                                                            'val': 0}
+  scenes = clevr_fixture.load_scenes(release, 'val')
+  for q, r in zip(clevr_fixture.load_questions(release, 'val'),
+                  q_builder.as_data_source('val')):
+    scene = scenes[q['image_index']]
+    np.testing.assert_array_equal(r['object_boxes'], clevr.scene_boxes(scene))
+    np.testing.assert_array_equal(
+        r['object_roles'], clevr.object_roles(q['program'], scene)[0])
+  assert np.all(test[0]['object_roles'] == attention_quality.NONE)
+  assert not np.any(test[0]['object_boxes'])
 
 
 def test_zip_release_prepares_the_same_data(release, prepared, tmp_path):
@@ -292,7 +305,7 @@ def test_long_questions_error_or_truncate(prepared, caplog):
   config = tiny_config(prepared, max_question_length=6,
                        long_questions='error')
   with pytest.raises(errors.UserError,
-                     match=r'42 of 78 CLEVR train questions are longer than '
+                     match=r'36 of 78 CLEVR train questions are longer than '
                      r'config.clevr.max_question_length=6 .*longest has 14'):
     clevr.get_dataset(config)
   config = tiny_config(prepared, max_question_length=6)
@@ -316,7 +329,7 @@ def test_batches_and_meta(prepared):
   assert batch['question'].shape == (8, 16)
   assert set(batch) == {'image', 'question', 'answer', 'question_type',
                         'question_family', 'mask'}
-  assert meta.num_answers == 13 and meta.question_kind == 'tokens'
+  assert meta.num_answers == 12 and meta.question_kind == 'tokens'
   assert (meta.num_train_examples, meta.num_eval_examples) == (78, 52)
   eval_batches = list(eval_fn())
   assert len(eval_batches) == 4  # 52 questions in batches of 16, padded
@@ -492,6 +505,129 @@ def test_focal_length_fits_the_release():
                                                     rel=0.02)
 
 
+def _fixture_roles(question, scene):
+  """The roles the fixture's question families mean, written out."""
+  objects = scene['objects']
+  roles = [O] * len(objects) + [N] * (clevr.MAX_OBJECTS - len(objects))
+  cubes = [j for j, o in enumerate(objects) if o['shape'] == 'cube']
+  family = question['question_family_index']
+  relevant, asked = {
+      0: (cubes, []),
+      1: ([j for j in scene['relationships']['left'][0] if j in cubes], [0]),
+      2: ([1] + cubes, []), 3: ([1] + cubes, []), 4: ([1] + cubes, []),
+  }.get(family, ([], [0] if family < 9 else [0, 1]))
+  for j in relevant:
+    roles[j] = R
+  for j in asked:
+    roles[j] = A
+  return roles
+
+
+def test_eval_batches_carry_objects(prepared, release):
+  config = tiny_config(prepared)
+  train_iter, eval_fn, _ = clevr.get_dataset(config)
+  assert 'object_roles' not in next(train_iter)
+  iter_fn, _ = clevr.get_split(config, 'val', batch_size=4)
+  assert 'object_roles' not in next(iter_fn())
+  questions = clevr_fixture.load_questions(release, 'val')
+  scenes = clevr_fixture.load_scenes(release, 'val')
+  examples = []
+  for batch in eval_fn():
+    assert batch['object_boxes'].shape == (16, clevr.MAX_OBJECTS, 4)
+    assert batch['object_boxes'].dtype == np.float32
+    assert batch['object_roles'].shape == (16, clevr.MAX_OBJECTS)
+    assert batch['object_roles'].dtype == np.int32
+    examples += [{k: v[i] for k, v in batch.items()}
+                 for i in np.flatnonzero(batch['mask'])]
+  assert len(examples) == len(questions) == 52
+  relevant = 0
+  for ex, q in zip(examples, questions):
+    scene = scenes[q['image_index']]
+    # Pixels of the stored SIZE x SIZE image.
+    np.testing.assert_allclose(
+        ex['object_boxes'], clevr.scene_boxes(scene) * SIZE, rtol=1e-6)
+    assert list(ex['object_roles']) == _fixture_roles(q, scene)
+    relevant += np.sum(ex['object_roles'] == R)
+  assert relevant > 0
+  # The box of the image's biggest object sits on it in the stored image
+  # (a box scaled wrongly, e.g. y by SIZE / 480, misses the small ones).
+  for ex, q in zip(examples[::13], questions[::13]):
+    objects = scenes[q['image_index']]['objects']
+    sizes = (ex['object_boxes'][:, 2] - ex['object_boxes'][:, 0])
+    big = int(np.argmax(sizes))
+    x0, y0, x1, y1 = ex['object_boxes'][big]
+    pixel = ex['image'][int((y0 + y1) / 2), int((x0 + x1) / 2)]
+    np.testing.assert_allclose(
+        pixel, clevr_fixture.COLORS[objects[big]['color']], atol=40)
+
+
+def test_release_without_scenes_has_no_objects(tmp_path):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 2, 'val': 1},
+                                    scenes=False)
+  data_dir = str(tmp_path / 'data')
+  q_builder, _ = clevr.prepare(data_dir, base, image_size=SIZE)
+  assert clevr.scene_splits(q_builder) == ()
+  record = q_builder.as_data_source('val')[0]
+  assert np.all(record['object_roles'] == N)
+  config = tiny_config(data_dir)
+  _, eval_fn, _ = clevr.get_dataset(config)
+  batch = next(eval_fn())
+  assert 'object_roles' not in batch and 'object_boxes' not in batch
+
+
+def test_unexecuted_programs_are_counted_and_logged(tmp_path, caplog):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 2, 'val': 1})
+  path = os.path.join(base, 'questions', 'CLEVR_val_questions.json')
+  with open(path) as f:
+    data = json.load(f)
+  query = data['questions'][5]  # What color is the <color> object?
+  assert query['program'][2]['function'] == 'unique'
+  query['program'][2]['inputs'] = [0]  # unique of the whole scene
+  with open(path, 'w') as f:
+    json.dump(data, f)
+  with caplog.at_level(logging.INFO):
+    q_builder, _ = clevr.prepare(str(tmp_path / 'data'), base,
+                                 image_size=SIZE)
+  messages = [r.getMessage() for r in caplog.records
+              if 'do not execute' in r.getMessage()]
+  assert messages == [
+      'CLEVR scenes: 0 of 26 train and 1 of 13 val questions have programs '
+      'that do not execute on their scenes (they get no asked or relevant '
+      'objects).']
+  assert q_builder.info.metadata['unexecuted_programs'] == {'train': 0,
+                                                            'val': 1}
+  roles = q_builder.as_data_source('val')[5]['object_roles']
+  num_objects = len(clevr_fixture.scene('val', 0)['objects'])
+  assert list(roles) == [O] * num_objects + [N] * (10 - num_objects)
+
+
+def test_a_scene_missing_for_a_question_names_the_file(tmp_path):
+  base = clevr_fixture.make_release(str(tmp_path), {'train': 2, 'val': 1})
+  path = os.path.join(base, 'scenes', 'CLEVR_train_scenes.json')
+  with open(path) as f:
+    data = json.load(f)
+  del data['scenes'][1]
+  with open(path, 'w') as f:
+    json.dump(data, f)
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='CLEVR_train_scenes.json has no scene of image 1'):
+    clevr.prepare(str(tmp_path / 'data'), base, image_size=SIZE)
+
+
+def test_questions_prepared_before_objects_must_be_prepared_again(
+    release, tmp_path, monkeypatch):
+  data_dir = str(tmp_path)
+  with monkeypatch.context() as m:
+    m.setattr(clevr.ClevrQuestions, 'VERSION', clevr.tfds.core.Version(
+        '1.0.0'))
+    clevr.prepare(data_dir, release, image_size=SIZE)
+  q_builder, i_builder = clevr.builders(data_dir, SIZE)
+  assert i_builder.is_prepared() and not q_builder.is_prepared()
+  with pytest.raises(errors.DatasetNotFoundError,
+                     match='hardattn.prepare --dataset=clevr'):
+    clevr.get_dataset(tiny_config(data_dir))
+
+
 # -------------------------------------------------------- Augmentation ----
 
 
@@ -566,7 +702,15 @@ def test_train_han_rn_and_export_test_answers(prepared, release, tmp_path):
       report['accuracy_by_type'])
   assert report['split'] == 'val' and report['num_examples'] == 52
   with open(os.path.join(workdir, 'eval_report.json')) as f:
-    assert json.load(f)['table'][0][0] == 'overall'
+    saved = json.load(f)
+  assert saved['table'][0][0] == 'overall'
+  # The val scenes give attention quality (hardattn.attention_quality): the
+  # fixture's questions ask about objects (query, compare) and need more
+  # than they ask about (count, compare numbers, exist).
+  attention = saved['attention']
+  assert set(attention) == set(attention_quality.HARD_FIELDS)
+  assert all(0 <= v <= 1 for v in attention.values())
+  assert 0 < attention['object_cells'] < 1
   assert os.listdir(os.path.join(workdir, 'pictures'))
   history = [json.loads(l) for l in open(
       os.path.join(workdir, 'eval_history.jsonl'))]

@@ -8,9 +8,15 @@ Input is the release as users have it: `CLEVR_v1.0.zip`, or the extracted
       {"info": ..., "questions": [{"image_index", "image_filename", "split",
        "question", "answer", "question_family_index", "question_index",
        "program": [{"function", "inputs", "value_inputs"}, ...]}, ...]}
+  CLEVR_v1.0/scenes/CLEVR_{train,val}_scenes.json (optional)
+      {"info": ..., "scenes": [{"image_index", "objects": [{"color", "size",
+       "shape", "material", "3d_coords", "pixel_coords": [x, y, depth],
+       ...}, ...], "relationships": {"left": [[j, ...] per object], ...},
+       ...}, ...]}
 
-(test questions have no answer, family or program). Two TFDS datasets are
-prepared from it, ArrayRecord, without TensorFlow:
+(test questions have no answer, family or program; the test split has no
+scenes). Two TFDS datasets are prepared from it, ArrayRecord, without
+TensorFlow:
 
   clevr_images/img{S}: one record per image, decoded once from PNG, RGB,
     resized to S x S (bilinear, antialiased) and stored as zlib'd uint8
@@ -19,10 +25,22 @@ prepared from it, ArrayRecord, without TensorFlow:
     image_index, question (text), answer (text, '' for test),
     question_family, question_type (index into QUESTION_TYPES; -1 for test).
     Its metadata holds the question and answer vocabularies built from train
-    and each split's histogram of question lengths.
+    and each split's histogram of question lengths. Where the release has a
+    split's scenes (metadata 'scenes' lists those splits), each question
+    also has its objects for the attention-quality metric
+    (`hardattn.attention_quality`): object_boxes, float32 [10, 4] boxes
+    (x0, y0, x1, y1) as fractions of the 480x320 render (`scene_boxes`:
+    estimated from each object's centre, depth and size), and object_roles,
+    int8 [10], from running the question's program on the scene
+    (`object_roles`: ASKED, RELEVANT, OTHER; NONE pads); a program that does
+    not execute leaves every object OTHER (counted and logged when
+    preparing).
 
 Training reads one example per question (`QuestionSource`), joining the
 question to its image record by index: no image is decoded per question.
+Eval batches (not train batches, nor `get_split`'s) of a split with scenes
+add object_boxes float32 [b, 10, 4], in pixels of the stored S x S image
+(x * S / 480, y * S / 320), and object_roles int32 [b, 10].
 
 Question types come from the program's last function: count; exist;
 compare_numbers (equal_integer, less_than, greater_than); query_attribute
@@ -223,6 +241,25 @@ class Release:
           f'{self.where(*parts)} is not a CLEVR questions file (expected a '
           f'JSON object with a "questions" list): {e}') from e
 
+  def scenes(self, split: str) -> dict[int, dict[str, Any]] | None:
+    """The scenes of scenes/CLEVR_{split}_scenes.json by image index, or
+    None if the release has no such file.
+
+    Raises:
+      errors.DatasetNotFoundError: the file is not a CLEVR scenes file.
+    """
+    parts = ('scenes', f'CLEVR_{split}_scenes.json')
+    if not self.exists(*parts):
+      return None
+    try:
+      return {int(s['image_index']): s
+              for s in json.loads(self.read(*parts))['scenes']}
+    except (ValueError, KeyError, TypeError) as e:
+      raise errors.DatasetNotFoundError(
+          f'{self.where(*parts)} is not a CLEVR scenes file (expected a JSON '
+          f'object with a "scenes" list, each with an "image_index"): {e}'
+      ) from e
+
   def decode_image(self, split: str, name: str, size: int) -> np.ndarray:
     """An RGB image resized to [size, size, 3] uint8.
 
@@ -335,8 +372,9 @@ IMAGE_WIDTH, IMAGE_HEIGHT = 480, 320
 MAX_OBJECTS = 10  # CLEVR scenes have 3 to 10 objects
 # The camera of clevr-dataset-gen (image_generation/data/base_scene.blend):
 # a 35 mm lens on a 32 mm wide sensor (fit AUTO, so the width spans it), at
-# 480 pixels: 35 / 32 * 480 = 525 pixels. A pinhole fit of CLEVR_val_000000's
-# five objects (3d_coords to pixel_coords and depth) gives 525.4.
+# 480 pixels: 35 / 32 * 480 = 525 pixels. Pinhole fits of CLEVR_val_000000's
+# five objects (3d_coords to pixel_coords and depth) give 525.4 (nonlinear)
+# and 525.3 / 518.8 (linear, x / y; the pixels are rounded).
 FOCAL_LENGTH = 525.0
 # The generator's object scales (image_generation/data/properties.json): the
 # radius of a sphere or cylinder (half its height), the half-diagonal of a
@@ -531,6 +569,52 @@ def object_roles(program: Sequence[Mapping[str, Any]] | None,
   return roles, True
 
 
+def question_objects(release: Release, split: str,
+                     questions: Sequence[Mapping[str, Any]]
+                     ) -> tuple[np.ndarray, np.ndarray, int] | None:
+  """The objects of a split's questions, from its scenes file if any.
+
+  Args:
+    release: the release.
+    split: its split.
+    questions: the split's questions, in order.
+
+  Returns:
+    None without a scenes file; else (float32 [images, MAX_OBJECTS, 4]
+    normalised boxes by image index (`scene_boxes`), int8 [questions,
+    MAX_OBJECTS] roles (`object_roles`), the number of questions whose
+    program does not execute).
+
+  Raises:
+    errors.DatasetNotFoundError: a question's image has no scene, or a
+      scene does not fit (`scene_boxes`).
+  """
+  scenes = release.scenes(split)
+  if scenes is None:
+    return None
+  where = release.where('scenes', f'CLEVR_{split}_scenes.json')
+  num_images = 1 + max([int(q['image_index']) for q in questions] +
+                       list(scenes), default=-1)
+  boxes = np.zeros((num_images, MAX_OBJECTS, 4), np.float32)
+  for index, scene in scenes.items():
+    try:
+      boxes[index] = scene_boxes(scene)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+      raise errors.DatasetNotFoundError(
+          f'{where}: the scene of image {index} does not fit: {e}') from e
+  roles = np.zeros((len(questions), MAX_OBJECTS), np.int8)
+  failed = 0
+  for i, q in enumerate(questions):
+    index = int(q['image_index'])
+    if index not in scenes:
+      raise errors.DatasetNotFoundError(
+          f'{where} has no scene of image {index} (question '
+          f'{q.get("question_index", i)} of {split} is about it).')
+    roles[i], executed = object_roles(q.get('program'), scenes[index])
+    failed += not executed
+  return boxes, roles, failed
+
+
 # ------------------------------------------------------------ Vocabulary ----
 
 
@@ -632,8 +716,13 @@ def token_vocabulary(texts: Mapping[str, Sequence[str]]) -> Vocabulary:
 class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
   """CLEVR questions, one record per question, with their vocabularies."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': 'object_boxes and object_roles of every question, from the '
+               "release's scenes files where it has them (metadata 'scenes' "
+               'names those splits), for the attention-quality metric.',
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f'Put {RELEASE_DIR}.zip or the extracted {RELEASE_DIR}/ in the manual '
       'dir (https://cs.stanford.edu/people/jcjohns/clevr/).')
@@ -649,6 +738,12 @@ class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
             'answer': tfds.features.Text(),
             'question_family': scalar(),
             'question_type': scalar(),
+            # See `question_objects`; zeros and NONE in splits without
+            # scenes.
+            'object_boxes': tfds.features.Tensor(
+                shape=(MAX_OBJECTS, 4), dtype=np.float32),
+            'object_roles': tfds.features.Tensor(
+                shape=(MAX_OBJECTS,), dtype=np.int8),
         }),
         metadata=tfds.core.MetadataDict(),
         **_INFO_COMMON)
@@ -663,9 +758,24 @@ class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
       check_images(release, split, questions[split])
     vocab = build_vocabulary(questions)
     self.info.metadata['vocabulary'] = vocab.to_json()
-    return {s: self._generate_examples(s, questions[s]) for s in splits}
+    objects = {s: question_objects(release, s, questions[s]) for s in splits}
+    objects = {s: o for s, o in objects.items() if o is not None}
+    self.info.metadata['scenes'] = list(objects)
+    self.info.metadata['unexecuted_programs'] = {
+        s: o[2] for s, o in objects.items()}
+    if objects:
+      failed = sum(o[2] for o in objects.values())
+      (logging.warning if failed else logging.info)(
+          'CLEVR scenes: %s questions have programs that do not execute on '
+          'their scenes (they get no asked or relevant objects).',
+          ' and '.join(f'{o[2]} of {len(questions[s])} {s}'
+                       for s, o in objects.items()))
+    return {s: self._generate_examples(s, questions[s], objects.get(s))
+            for s in splits}
 
-  def _generate_examples(self, split, questions):
+  def _generate_examples(self, split, questions, objects):
+    no_boxes = np.zeros((MAX_OBJECTS, 4), np.float32)
+    no_roles = np.full(MAX_OBJECTS, attention_quality.NONE, np.int8)
     for i, q in enumerate(questions):
       if 'answer' in q:
         try:
@@ -676,13 +786,25 @@ class ClevrQuestions(tfds.core.GeneratorBasedBuilder):
           ) from e
       else:
         qtype = -1
+      if objects is None:
+        boxes, roles = no_boxes, no_roles
+      else:
+        boxes, roles = objects[0][int(q['image_index'])], objects[1][i]
       yield i, {
           'image_index': int(q['image_index']),
           'question': q['question'],
           'answer': q.get('answer', ''),
           'question_family': int(q.get('question_family_index', -1)),
           'question_type': qtype,
+          'object_boxes': boxes,
+          'object_roles': roles,
       }
+
+
+def scene_splits(questions_builder: ClevrQuestions) -> tuple[str, ...]:
+  """The prepared splits whose questions have objects (the release had
+  their scenes)."""
+  return tuple(questions_builder.info.metadata.get('scenes', ()))
 
 
 class ClevrImagesConfig(tfds.core.BuilderConfig):
@@ -885,12 +1007,28 @@ class QuestionSource(Sequence):
 
   def __init__(self, questions: Sequence[Mapping[str, Any]],
                images: Sequence[Mapping[str, np.ndarray]], vocab: Vocabulary,
-               max_length: int, cache_size: int = 16):
+               max_length: int, cache_size: int = 16, *,
+               objects_image_size: int | None = None):
+    """Initializes the source.
+
+    Args:
+      questions: the question records (ClevrQuestions).
+      images: the image records (ClevrImages).
+      vocab: the vocabulary.
+      max_length: tokens per question.
+      cache_size: image records kept in memory.
+      objects_image_size: the stored image size S: examples add
+        object_boxes float32 [MAX_OBJECTS, 4] (pixels of the S x S image)
+        and object_roles int32 [MAX_OBJECTS] for the attention-quality
+        metric (the questions must have them, `scene_splits`); None adds
+        nothing.
+    """
     self._questions = questions
     self._images = images
     self._vocab = vocab
     self._max_length = max_length
     self._read_image = pipeline.CachedReader(images, cache_size)
+    self._objects_image_size = objects_image_size
 
   def __len__(self) -> int:
     return len(self._questions)
@@ -906,7 +1044,7 @@ class QuestionSource(Sequence):
     ids = self._vocab.encode(text)[:self._max_length]
     tokens = np.zeros(self._max_length, np.int32)
     tokens[:len(ids)] = ids
-    return {
+    example = {
         'image': self._read_image[int(q['image_index'])]['image'],
         'question': tokens,
         'answer': np.int32(self._vocab.answer_ids.get(answer, -1)
@@ -914,6 +1052,13 @@ class QuestionSource(Sequence):
         'question_type': np.int32(max(int(q['question_type']), 0)),
         'question_family': np.int32(q['question_family']),
     }
+    if self._objects_image_size is not None:
+      # Normalised boxes to pixels of the stored S x S image: x * S / 480,
+      # y * S / 320.
+      example['object_boxes'] = (np.asarray(q['object_boxes'], np.float32)
+                                 * np.float32(self._objects_image_size))
+      example['object_roles'] = np.asarray(q['object_roles'], np.int32)
+    return example
 
 
 def meta(vocab: Vocabulary, *, image_size: int, max_length: int,
@@ -1006,15 +1151,20 @@ def check_lengths(vocab: Vocabulary, split: str, settings: Any,
                   max_length)
 
 
-def _source(q_builder, i_builder, vocab, split, config) -> QuestionSource:
+def _source(q_builder, i_builder, vocab, split, config,
+            objects: bool = False) -> QuestionSource:
+  """The split's examples; with `objects`, their objects where the split
+  has scenes."""
   if split not in q_builder.info.splits or split not in i_builder.info.splits:
     raise errors.DatasetNotFoundError(
         f'The prepared CLEVR data in {q_builder.data_dir} have no {split!r} '
         f'split (the release had none).')
   check_lengths(vocab, split, config.clevr, 'clevr', 'CLEVR')
-  return QuestionSource(q_builder.as_data_source(split),
-                        i_builder.as_data_source(split), vocab,
-                        config.clevr.max_question_length)
+  has_objects = objects and split in scene_splits(q_builder)
+  return QuestionSource(
+      q_builder.as_data_source(split), i_builder.as_data_source(split), vocab,
+      config.clevr.max_question_length,
+      objects_image_size=config.clevr.image_size if has_objects else None)
 
 
 def get_dataset(
@@ -1027,7 +1177,10 @@ def get_dataset(
     (train_iter, eval_iter_fn, meta). Batches hold image uint8 [b, S, S, 3],
     question int32 [b, max_question_length], answer, question_type,
     question_family int32 [b] and mask bool [b]; train batches are shuffled
-    (and augmented), eval batches are clevr.eval_split in order, padded.
+    (and augmented), eval batches are clevr.eval_split in order, padded,
+    and add object_boxes float32 [b, MAX_OBJECTS, 4] (pixels of the stored
+    image) and object_roles int32 [b, MAX_OBJECTS] where the release had
+    that split's scenes (`hardattn.attention_quality`).
 
   Raises:
     errors.DatasetNotFoundError: not prepared and no release configured.
@@ -1040,7 +1193,8 @@ def get_dataset(
       config.eval_batch_size, process_count, 'eval_batch_size')
   q_builder, i_builder, vocab = _open(config)
   train_source = _source(q_builder, i_builder, vocab, 'train', config)
-  eval_source = _source(q_builder, i_builder, vocab, c.eval_split, config)
+  eval_source = _source(q_builder, i_builder, vocab, c.eval_split, config,
+                        objects=True)
   random_map_fn = None
   if c.augment:
     if c.interpolation not in _RESAMPLE:
