@@ -499,8 +499,10 @@ def test_focal_length_fits_the_release():
                      [337, 195, 9.1612]])
   homogeneous = np.c_[points, np.ones(5)]
   depth = pixels[:, 2]
-  for offset, sign in ((pixels[:, 0] - 240, 1), (160 - pixels[:, 1], 1)):
-    row = np.linalg.lstsq(homogeneous, sign * offset * depth, rcond=None)[0]
+  # Pixels from the image's centre (y up), times depth, are linear in the
+  # point; the rows' norms are the focal length.
+  for offset in (pixels[:, 0] - 240, 160 - pixels[:, 1]):
+    row = np.linalg.lstsq(homogeneous, offset * depth, rcond=None)[0]
     assert np.linalg.norm(row[:3]) == pytest.approx(clevr.FOCAL_LENGTH,
                                                     rel=0.02)
 
