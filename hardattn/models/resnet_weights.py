@@ -51,6 +51,7 @@ import numpy as np
 from hardattn import cli
 from hardattn import errors
 from hardattn import files
+from hardattn.models import googlenet
 from hardattn.models import resnet
 
 CHECKPOINT_URL = 'https://download.pytorch.org/models/resnet101-63fe2227.pth'
@@ -426,6 +427,9 @@ def _listing(items: list[str], limit: int = 8) -> str:
   return ', '.join(items[:limit]) + more
 
 
+listing = _listing  # for the other backbones' converters
+
+
 def torchvision_to_flax(state_dict: Mapping[str, np.ndarray],
                         stage_sizes=(3, 4, 23, 3), width: int = 64,
                         num_stages: int = 4, *,
@@ -497,9 +501,13 @@ def convert(input_path: str, output_path: str,
   Returns:
     The variables written (all stages).
   """
-  fields = _preset_fields(preset)
   state_dict = read_torch_state_dict(input_path)
-  variables = torchvision_to_flax(state_dict, **fields, source=input_path)
+  if isinstance(preset, str) and preset in googlenet.PRESETS:
+    variables = googlenet.torchvision_to_flax(state_dict, preset,
+                                              source=input_path)
+  else:
+    variables = torchvision_to_flax(state_dict, **_preset_fields(preset),
+                                    source=input_path)
   directory = os.path.dirname(os.path.abspath(output_path))
   os.makedirs(directory, exist_ok=True)
   with files.atomic_open(output_path, 'wb') as f:
@@ -524,8 +532,14 @@ def load_variables(path: str, preset: str | Mapping[str, Any] = 'resnet101',
     errors.UserError: the file is missing or unreadable, or does not fit
       the preset (naming the missing, extra and mis-shaped variables).
   """
-  fields = _preset_fields(preset)
+  is_googlenet = isinstance(preset, str) and preset in googlenet.PRESETS
   if not os.path.isfile(path):
+    if is_googlenet:
+      raise errors.UserError(
+          f'GoogLeNet weights not found: {path}. Make them from '
+          f"torchvision's checkpoint ({googlenet.CHECKPOINT_URL}): python -m "
+          'hardattn.models.resnet_weights --input=googlenet-1378be20.pth '
+          f'--output={path} --preset={preset}')
     raise errors.UserError(
         f'ResNet weights not found: {path}. Make them from torchvision\'s '
         f'checkpoint ({CHECKPOINT_URL}): python -m '
@@ -538,16 +552,25 @@ def load_variables(path: str, preset: str | Mapping[str, Any] = 'resnet101',
   except Exception as e:  # pylint: disable=broad-except  # msgpack's errors
     raise errors.UserError(f'{path} is not a readable Flax msgpack file: '
                            f'{type(e).__name__}: {e}') from e
-  expected = variable_shapes(resnet.ResNet(**fields, num_stages=num_stages))
+  if is_googlenet:
+    expected = googlenet.expected_shapes(preset, num_stages)
+    stage_of = googlenet.stage_of_path
+    architecture = f'GoogLeNet preset {preset!r}'
+  else:
+    fields = _preset_fields(preset)
+    expected = variable_shapes(resnet.ResNet(**fields,
+                                             num_stages=num_stages))
+    stage_of = lambda k: _stage_of(k[1] if len(k) > 1 else '')
+    architecture = (f"ResNet(stage_sizes={fields['stage_sizes']}, "
+                    f"width={fields['width']})")
   missing = ['/'.join(k) for k in expected if k not in flat]
   misshaped = [f"{'/'.join(k)} {np.shape(flat[k])} (expected {shape})"
                for k, shape in expected.items()
                if k in flat and np.shape(flat[k]) != shape]
   extra = ['/'.join(k) for k in flat if k not in expected and
-           _stage_of(k[1] if len(k) > 1 else '') <= num_stages]
+           stage_of(k) <= num_stages]
   if missing or misshaped or extra:
-    lines = [f'{path} does not fit ResNet(stage_sizes='
-             f"{fields['stage_sizes']}, width={fields['width']}):"]
+    lines = [f'{path} does not fit {architecture}:']
     for what, keys in (('missing', missing), ('wrong shapes', misshaped),
                        ('extra', extra)):
       if keys:
@@ -569,7 +592,8 @@ def _define_flags() -> dict[str, flags.FlagHolder]:
                                  'Where to write the Flax variables '
                                  '(.msgpack).'),
       preset=flags.DEFINE_enum('preset', 'resnet101',
-                               sorted(resnet.RESNET_PRESETS),
+                               sorted(resnet.RESNET_PRESETS) +
+                               sorted(googlenet.PRESETS),
                                'The checkpoint\'s architecture.'),
   )
 
