@@ -25,6 +25,8 @@ SOFT = ('san', 'san_rn', 'smem', 'smem_rn')
 def _small(name):
   if name == 'cnn_mlp':
     return SMALL
+  if name == 'ibowimg':
+    return dict(SMALL, image_encoder='cnn', word_embed_dim=16)
   if name in SOFT:
     kw = dict(ATTENTION_SMALL, attention_dim=16)
     if name.startswith('smem'):

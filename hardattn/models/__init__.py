@@ -10,6 +10,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from hardattn import errors
+from hardattn.models import bow
 from hardattn.models import vqa
 
 MODELS = {
@@ -32,6 +33,7 @@ MODELS = {
                               aggregation='sum'),
     'smem_rn': functools.partial(vqa.SoftAttentionModel, attention='smem',
                                  aggregation='rn'),
+    'ibowimg': bow.IBOWIMG,  # Zhou et al. 2015: bag of words + pooled image
 }
 
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
