@@ -79,6 +79,10 @@ def base_config() -> ml_collections.ConfigDict:
       learning_rate=2e-3, schedule='warmup_cosine', warmup_steps=200,
       grad_clip_norm=0.0, weight_decay=0.0))
   c.num_train_steps = 8_000
+  # HAN: ((until_step, fraction), ...) keeps `fraction` of the cells while
+  # the step is below until_step, then model.fraction (decision, issue 17:
+  # a start on all cells; () is the paper's fixed fraction).
+  c.fraction_schedule = ()
 
   # Logging, evaluation, checkpoints.
   c.log_every_steps = 100
@@ -288,7 +292,7 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
   stages = config_dict.FieldReference(4)
   weights = config_dict.FieldReference(None, field_type=str)
   c.vqa = ml_collections.ConfigDict(dict(
-      version=args.version,  # 'vqacp_v2' | 'vqa_v2'
+      version=args.version,  # 'vqacp_v2' | 'vqa_v2' | 'vqa_v1'
       manual_dir=config_dict.placeholder(str),  # the JSON files
       coco_dir=config_dict.placeholder(str),  # train2014/, val2014/
       image_input='pixels' if args.pixels else 'features',  # | 'pixels'
@@ -330,6 +334,115 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
   c.log_every_steps = 200
   c.eval_every_steps = 5_000
   c.checkpoint_every_steps = 2_000
+  return c, args
+
+
+# SMem-VQA's setting (Xu & Saenko 2016): GoogLeNet's inception_5b grid at
+# 224x224 (7 x 7 x 1024, PAPERS.md section 5; the input size is our
+# decision), for SMem's cells and, average-pooled, iBOWIMG's image feature.
+SMEM_PAPER_MODELS = ('smem', 'ibowimg')
+
+
+def smem_paper_model(config: ml_collections.ConfigDict, model_name: str,
+                     section: ml_collections.ConfigDict, *,
+                     hops: int = 2) -> None:
+  """Sets config.model to SMem (`hops` 1 or 2) or iBOWIMG on the grids that
+  `section` (config.daquar or config.vqa) extracts: GoogLeNet at 224.
+
+  Decisions (sizes the papers' text here does not give): SMem's word and
+  evidence size N = 512 and iBOWIMG's word vectors 1024, both with the
+  papers' single softmax layer (f_features=()) and dropout 0.5 before it;
+  SMem's cells unit-normed (as the VQA models'), iBOWIMG's pooled feature
+  as GoogLeNet gives it.
+  """
+  if model_name not in SMEM_PAPER_MODELS:
+    raise ValueError(f'model_name must be one of {SMEM_PAPER_MODELS}, got '
+                     f'{model_name!r}')
+  section.backbone = 'googlenet'
+  section.image_size = 224
+  section.backbone_stages = 4
+  common = dict(image_encoder='features', f_features=(), dropout_rate=0.5,
+                head_zero_init=False, dtype='float32')
+  if model_name == 'smem':
+    model = dict(common, hops=hops, attention_dim=512, smem_scale_hop2=True,
+                 feature_l2_normalize=True)
+  else:
+    model = dict(common, word_embed_dim=1024, feature_l2_normalize=False)
+  config.model_name = model_name
+  config.model = ml_collections.ConfigDict(model)
+
+
+def daquar_config(model_name: str, arg: str | None, **extra_args
+                  ) -> tuple[ml_collections.ConfigDict,
+                             ml_collections.ConfigDict]:
+  """DAQUAR (configs/daquar_*.py): SMem-VQA's Table 1 setting.
+
+  GoogLeNet inception_5b grids at 224x224 of the NYU-Depth images
+  (extracted once), every train answer a class, softmax cross-entropy,
+  Adam 1e-3 (decision), batch 64, 6,000 steps (decision: about 60 epochs of
+  the reduced set's train questions), an eval of the test split every
+  1,000. Presets: `:version=full` (the 894-class set; default `reduced`),
+  `:hops=1|2` (SMem).
+
+  Args:
+    model_name: 'smem' | 'ibowimg'.
+    arg: the config argument, e.g. 'hops=1' or 'version=full'.
+    **extra_args: more preset keys, with defaults.
+
+  Returns:
+    (config, parsed preset arguments).
+  """
+  args = parse_arg(arg, version='reduced', hops=2, **extra_args)
+  c = base_config()
+  del c.sort_of_clevr
+  del c.prepare_if_missing
+  c.dataset = 'daquar'
+  c.questions_per_image = 1
+  c.daquar = ml_collections.ConfigDict(dict(
+      version=args.version,  # 'reduced' (37 classes) | 'full' (894)
+      manual_dir=config_dict.placeholder(str),  # the qa.*.raw.*.txt files
+      image_dir=config_dict.placeholder(str),  # nyu_depth_images/; manual_dir
+      backbone='googlenet',  # a backbones.presets() name
+      image_size=224,  # backbone input, square
+      backbone_stages=4,  # 4: inception_5b (7x7 at 224)
+      backbone_weights=config_dict.placeholder(str),  # converted .msgpack
+      extract_batch_size=32,  # images per backbone call when extracting
+      num_answers=0,  # answer classes: the most frequent train answers; 0 all
+      max_question_length=32,  # tokens per question in a batch
+      long_questions='truncate',  # 'truncate' (logged) | 'error'
+      heldout_fraction=0.1,  # of train questions, the 'heldout' split
+      heldout_seed=0,
+      eval_split='test',  # 'test' | 'heldout'
+  ))
+  smem_paper_model(c, model_name, c.daquar, hops=args.hops)
+  c.loss = 'softmax'
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = 'constant'
+  c.optimizer.warmup_steps = 0
+  c.batch_size = 64
+  c.eval_batch_size = 256
+  c.num_train_steps = 6_000
+  c.log_every_steps = 100
+  c.eval_every_steps = 1_000
+  c.checkpoint_every_steps = 1_000
+  c.bn_stats_images = 0  # no batch norm outside the frozen backbone
+  return c, args
+
+
+def vqa1_config(model_name: str, arg: str | None
+                ) -> tuple[ml_collections.ConfigDict,
+                           ml_collections.ConfigDict]:
+  """VQA v1 (configs/vqa1_*.py): SMem-VQA's Table 2 setting.
+
+  `vqa_config(version=vqa_v1)` (train on train, evaluate on val; the
+  answers of test-dev and test-standard go to the evaluation server with
+  `hardattn.export --split=test_dev|test`) with GoogLeNet inception_5b grids
+  at 224x224 of the COCO images and SMem (`:hops=1|2`) or iBOWIMG.
+  """
+  args = parse_arg(arg, hops=2)
+  c, _ = vqa_config(model_name, 'version=vqa_v1')
+  smem_paper_model(c, model_name, c.vqa, hops=args.hops)
+  c.bn_stats_images = 0  # no batch norm outside the frozen backbone
   return c, args
 
 

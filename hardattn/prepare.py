@@ -12,6 +12,12 @@ r"""Prepares a dataset on disk (TFDS ArrayRecord, no TensorFlow).
       --backbone_weights=resnet101.msgpack [--backbone=resnet101 \
       --image_size=448 --backbone_stages=4 --extract_batch_size=32]
   python -m hardattn.prepare --dataset=vqa_v2 ...   (the same flags)
+  python -m hardattn.prepare --dataset=vqa_v1 ...   (the same flags)
+
+  python -m hardattn.prepare --dataset=daquar_reduced \
+      --manual_dir=PATH/TO/DAQUAR --backbone=googlenet --image_size=224 \
+      --backbone_weights=googlenet.msgpack [--image_dir=PATH/TO/IMAGES]
+  python -m hardattn.prepare --dataset=daquar_full ...   (the same flags)
 
 The data go to --data_dir, by default where training looks for them
 (`config.data_dir`): $HARDATTN_DATA_DIR, else ~/tensorflow_datasets.
@@ -27,6 +33,11 @@ second are extracted once (float16; ResNet-101 at 448x448 is 14x14x2048,
 784 KiB per image). --backbone_weights is the file made by
 `python -m hardattn.models.resnet_weights` from torchvision's checkpoint.
 Either part may be given alone.
+
+DAQUAR: --manual_dir holds the qa.{37,894}.raw.{train,test}.txt files,
+--image_dir (default: --manual_dir) the nyu_depth_images/ folder; the
+questions are prepared (after checking that every image they name is
+there) and the backbone's grid of each image extracted once.
 """
 
 from collections.abc import Sequence
@@ -41,6 +52,7 @@ from hardattn import base_config
 from hardattn import cli
 from hardattn import errors
 from hardattn.datasets import clevr
+from hardattn.datasets import daquar
 from hardattn.datasets import sort_of_clevr
 from hardattn.datasets import spatial
 from hardattn.datasets import vqa
@@ -49,7 +61,8 @@ from hardattn.datasets import vqa
 _GENERATED = {'sort_of_clevr': sort_of_clevr, 'spatial': spatial}
 
 _DATASET = flags.DEFINE_enum(
-    'dataset', None, [*_GENERATED, 'clevr', *vqa.VERSIONS],
+    'dataset', None, [*_GENERATED, 'clevr', *vqa.VERSIONS,
+                      *(f'daquar_{v}' for v in daquar.VERSIONS)],
     'Dataset to prepare.',
     required=True)
 _DATA_DIR = flags.DEFINE_string(
@@ -78,8 +91,12 @@ _IMAGE_SIZE = flags.DEFINE_integer(
     'VQA: the backbone input (default 448).', lower_bound=8)
 _COCO_DIR = flags.DEFINE_string(
     'coco_dir', None, 'VQA: the directory with COCO train2014/ and val2014/.')
-_BACKBONE = flags.DEFINE_string('backbone', 'resnet101',
-                                'VQA: the grid backbone preset.')
+_BACKBONE = flags.DEFINE_string(
+    'backbone', None, 'VQA, DAQUAR: the grid backbone preset (default '
+    'resnet101 for VQA, googlenet for DAQUAR).')
+_IMAGE_DIR = flags.DEFINE_string(
+    'image_dir', None, 'DAQUAR: the directory with nyu_depth_images/ '
+    '(default: --manual_dir).')
 _BACKBONE_STAGES = flags.DEFINE_integer(
     'backbone_stages', 4, 'VQA: backbone stages run (4: stride 32).',
     lower_bound=1, upper_bound=4)
@@ -103,7 +120,7 @@ def prepare_vqa() -> list[object]:
     builders.append(vqa.prepare_questions(_DATA_DIR.value, _DATASET.value,
                                           _MANUAL_DIR.value))
   if _COCO_DIR.value:
-    grid_args = dict(backbone=_BACKBONE.value,
+    grid_args = dict(backbone=_BACKBONE.value or 'resnet101',
                      image_size=_IMAGE_SIZE.value or 448,
                      stages=_BACKBONE_STAGES.value)
     done = vqa.builders(_DATA_DIR.value, _DATASET.value,
@@ -122,6 +139,26 @@ def prepare_vqa() -> list[object]:
   return builders
 
 
+def prepare_daquar() -> list[object]:
+  """DAQUAR's questions and the grids of the images they name."""
+  version = _DATASET.value[len('daquar_'):]
+  if not _MANUAL_DIR.value:
+    raise errors.UserError(
+        f'--dataset={_DATASET.value} needs --manual_dir (the qa.*.raw.*.txt '
+        'files) and --backbone_weights (the converted GoogLeNet weights).')
+  questions = daquar.prepare_questions(_DATA_DIR.value, version,
+                                       _MANUAL_DIR.value, _IMAGE_DIR.value)
+  t0 = time.perf_counter()
+  grids = daquar.prepare_grids(
+      _DATA_DIR.value, questions, _IMAGE_DIR.value or _MANUAL_DIR.value,
+      _BACKBONE_WEIGHTS.value, backbone=_BACKBONE.value or 'googlenet',
+      image_size=_IMAGE_SIZE.value or 224, stages=_BACKBONE_STAGES.value,
+      batch_size=_EXTRACT_BATCH_SIZE.value)
+  n = grids.info.splits['images'].num_examples
+  print(f'{n} image grids ready in {time.perf_counter() - t0:.1f} s.')
+  return [questions, grids]
+
+
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -138,6 +175,8 @@ def main(argv: Sequence[str]) -> None:
       builders = clevr.prepare(_DATA_DIR.value, _MANUAL_DIR.value,
                                image_size=_IMAGE_SIZE.value or 128,
                                download=_DOWNLOAD.value)
+    elif _DATASET.value.startswith('daquar_'):
+      builders = prepare_daquar()
     else:
       builders = prepare_vqa()
   except errors.UserError as e:

@@ -15,6 +15,7 @@ from typing import Any
 
 from hardattn import errors
 from hardattn.datasets import clevr
+from hardattn.datasets import daquar
 from hardattn.datasets import pipeline
 from hardattn.datasets import sort_of_clevr
 from hardattn.datasets import spatial
@@ -22,9 +23,10 @@ from hardattn.datasets import vqa
 
 DATASETS = {
     'clevr': clevr,
+    'daquar': daquar,  # DAQUAR full or reduced (config.daquar.version)
     'sort_of_clevr': sort_of_clevr,
     'spatial': spatial,
-    'vqa': vqa,  # VQA-CP v2 and VQA v2 (config.vqa.version)
+    'vqa': vqa,  # VQA-CP v2, VQA v2 and VQA v1 (config.vqa.version)
 }
 
 
