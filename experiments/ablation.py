@@ -40,6 +40,15 @@ VARIANTS = {
         '--config.model.head_zero_init=true', '--config.model.coords=kept']),
     'han_rn_frac36': (_SOC, ['--config.model.fraction=0.36']),
     'han_rn_grid10': (_SOC, ['--config.model.cnn_features=(24,24,24)']),
+    # More images per batch: the CNN sees 160 / g images a step.
+    'han_rn_g4': (_SOC, ['--config.questions_per_image=4']),
+    'han_rn_g2': (_SOC, ['--config.questions_per_image=2']),
+    'sum_g4': (_SOC, ['--config.model_name=sum',
+                      '--config.questions_per_image=4']),
+    # Start on all cells (the RN), then keep a quarter (decision).
+    'han_rn_sched1000': (_SOC, ['--config.fraction_schedule=((1000,1.0),)']),
+    'han_sum_sched1000': (_SOC, ['--config.model_name=han_sum',
+                                 '--config.fraction_schedule=((1000,1.0),)']),
 }
 
 

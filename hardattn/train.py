@@ -289,6 +289,22 @@ def recompute_batch_stats(state: TrainState, batches: Iterable[Any],
   return _merge_trees(state.batch_stats, fresh)
 
 
+def fraction_at(config: ml_collections.ConfigDict, step: int) -> float | None:
+  """HAN's fraction of cells for the train step after `step` steps.
+
+  `config.fraction_schedule` is ((until_step, fraction), ...) in increasing
+  steps: `fraction` is kept while step < until_step; after the last one,
+  config.model.fraction. None for models without a fraction (or without
+  the field in the config).
+  """
+  if 'fraction' not in config.model:
+    return None
+  for until, fraction in config.get('fraction_schedule', ()):
+    if step < until:
+      return fraction
+  return config.model.fraction
+
+
 def population_batches(config: ml_collections.ConfigDict, num_images: int, *,
                        process_index: int = 0, process_count: int = 1
                        ) -> list[dict[str, np.ndarray]]:
@@ -718,6 +734,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         f'{name} {100 * acc:.1f}' for name, acc in rep['table']))
     return rep
 
+  # HAN's fraction of cells may follow a schedule (fraction_at): the model,
+  # and so the state's apply_fn and the compiled steps, follow its phases;
+  # parameters are the same in every phase.
+  phase_models = {}
+
+  def in_phase(state: TrainState, step: int) -> TrainState:
+    fraction = fraction_at(config, step)
+    if fraction is None or not config.get('fraction_schedule', ()):
+      return state
+    if fraction not in phase_models:
+      phase_models[fraction] = models.create_model(
+          config.model_name, meta, **dict(config.model, fraction=fraction))
+      if is_chief and step > start_step:
+        logging.info('Step %d: keeping a fraction %g of the cells.', step,
+                     fraction)
+    return state.replace(apply_fn=phase_models[fraction].apply)
+
   progress_step = [start_step]  # first step of the current log window
   step = start_step
   if start_step >= config.num_train_steps:
@@ -729,6 +762,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   with stop_signal:
     compiled_at = None
     while step < config.num_train_steps:
+      state = in_phase(state, step)
       batch = sharding.to_global(next(train_iter), mesh)
       state, m = p_train_step(state, batch, step_rng)
       train_metrics = m if train_metrics is None else train_metrics.merge(m)
@@ -754,7 +788,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       eval_now = (step % config.eval_every_steps == 0 or is_last) and (
           is_last or not stop)
       if eval_now:  # before the save, so a resumed run has the same state
-        state = with_population_stats(state)
+        state = with_population_stats(in_phase(state, step))
       if step % config.checkpoint_every_steps == 0 or is_last or stop:
         check_finite(step)
         ckpt.save(step, state, train_iter)
