@@ -4,13 +4,17 @@ r"""Writes a trained model's answers to a split, in order.
       [--split=test] [--output=DIR/clevr_test_answers.txt]
   python -m hardattn.export --config=configs/vqacp_han_rn.py --workdir=DIR \
       [--split=test] [--output=DIR/vqa_test_results.json]
+  python -m hardattn.export --config=configs/vqa1_smem.py --workdir=DIR \
+      --split=test_dev
 
 Loads the latest checkpoint in `--workdir` (the config must be the one the
 run was trained with, overrides included) and answers every question of the
 split in the dataset's order. The answers are written one per line (the
 CLEVR test submission format), or by the dataset's own `write_results`
 where it has one (VQA: the official results JSON, [{"question_id",
-"answer"}, ...]).
+"answer"}, ...], by default named as the VQA v1 / v2 evaluation server
+wants it, e.g. vqa_OpenEnded_mscoco_test-dev2015_hardattn_results.json;
+DAQUAR: one answer per line, and its accuracy and WUPS scores).
 """
 
 import os
@@ -76,16 +80,27 @@ def export_answers(config, workdir: str, split: str, output: str) -> int:
   return len(answers)
 
 
+def default_output(config, workdir: str, split: str) -> str:
+  """WORKDIR/<the dataset's results_filename>, e.g. the VQA server's
+  vqa_OpenEnded_mscoco_test-dev2015_hardattn_results.json, else
+  WORKDIR/<dataset>_<split>_<RESULTS_SUFFIX or answers.txt>."""
+  module = datasets.DATASETS.get(config.dataset)
+  name = None
+  if hasattr(module, 'results_filename'):
+    name = module.results_filename(config, split)
+  if name is None:
+    suffix = getattr(module, 'RESULTS_SUFFIX', 'answers.txt')
+    name = f'{config.dataset}_{split}_{suffix}'
+  return os.path.join(os.path.expanduser(workdir), name)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   cli.quiet_libraries()
   config = _CONFIG.value
-  suffix = getattr(datasets.DATASETS.get(config.dataset), 'RESULTS_SUFFIX',
-                   'answers.txt')
-  output = _OUTPUT.value or os.path.join(
-      os.path.expanduser(_WORKDIR.value),
-      f'{config.dataset}_{_SPLIT.value}_{suffix}')
+  output = _OUTPUT.value or default_output(config, _WORKDIR.value,
+                                           _SPLIT.value)
   try:
     n = export_answers(config, _WORKDIR.value, _SPLIT.value, output)
   except errors.UserError as e:

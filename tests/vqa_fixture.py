@@ -123,3 +123,41 @@ def write_release(root: str) -> dict[str, str]:
   write_vqa_v2(dirs['vqa'])
   write_images(dirs['coco'])
   return dirs
+
+
+# VQA v1: train2014 / val2014 as VQA v2's (other file names), and the
+# evaluation server's test-dev and test-standard questions (no annotations)
+# on test2015 images.
+TEST_IMAGES = {1: True, 15: True, 99: False}  # image id -> in test-dev
+
+
+def write_vqa_v1(root: str) -> dict[str, str]:
+  """Writes root/vqa1 (JSON) and root/coco1 (train2014, val2014 and test2015
+  images); returns {'vqa1', 'coco1'} directories."""
+  folder, coco = os.path.join(root, 'vqa1'), os.path.join(root, 'coco1')
+  os.makedirs(folder, exist_ok=True)
+  for split, first in (('train2014', 300), ('val2014', 400)):
+    ids = [i for i, s in IMAGES.items() if s == split]
+    questions, annotations = _entries(ids, first)
+    common = {'info': {'description': 'fixture'}, 'license': {},
+              'data_subtype': split, 'data_type': 'mscoco'}
+    _dump(os.path.join(folder, f'OpenEnded_mscoco_{split}_questions.json'),
+          dict(common, task_type='Open-Ended', questions=questions))
+    _dump(os.path.join(folder, f'mscoco_{split}_annotations.json'),
+          dict(common, annotations=annotations))
+  write_images(coco)
+  os.makedirs(os.path.join(coco, 'test2015'), exist_ok=True)
+  for image_id in TEST_IMAGES:
+    _image(image_id).save(os.path.join(
+        coco, 'test2015', f'COCO_test2015_{image_id:012d}.jpg'),
+        format='JPEG', quality=90)
+  standard = [{'image_id': i, 'question': q, 'question_id': 9000 + 10 * i + k}
+              for i in TEST_IMAGES for k, (q, *_) in enumerate(_QA[:2])]
+  for subtype, questions in (
+      ('test2015', standard),
+      ('test-dev2015', [q for q in standard if TEST_IMAGES[q['image_id']]])):
+    _dump(os.path.join(folder, f'OpenEnded_mscoco_{subtype}_questions.json'),
+          {'info': {'description': 'fixture'}, 'license': {},
+           'data_subtype': subtype, 'data_type': 'mscoco',
+           'task_type': 'Open-Ended', 'questions': questions})
+  return {'vqa1': folder, 'coco1': coco}

@@ -175,7 +175,7 @@ def test_extracted_grids(release, data_dir):
 
 def test_images_without_grids_are_named_before_training(release, tmp_path):
   coco = tmp_path / 'coco'
-  for split in vqa.COCO_SPLITS:
+  for split in sorted(os.listdir(release['coco'])):  # train2014, val2014
     os.makedirs(coco / split)
     for name in os.listdir(os.path.join(release['coco'], split)):
       if name != vqa.coco_filename('val2014', 73):

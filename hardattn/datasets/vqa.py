@@ -14,7 +14,15 @@ Input is what users download (see ../shared/PAPERS.md section 4):
         {"info", "license", "data_subtype", "questions": [...]}
     v2_mscoco_{train2014,val2014}_annotations.json
         {"info", "license", "data_subtype", "annotations": [...]}
-  COCO 2014 images: COCO_DIR/{train2014,val2014}/COCO_{split}_{id:012d}.jpg
+  VQA v1 (Antol et al. 2015), the same objects under other names:
+    OpenEnded_mscoco_{train2014,val2014}_questions.json
+    mscoco_{train2014,val2014}_annotations.json
+  and, for VQA v1 and v2, the evaluation server's questions without
+  annotations, read where present: [v2_]OpenEnded_mscoco_test-dev2015_
+  questions.json (split 'test_dev') and [v2_]OpenEnded_mscoco_test2015_
+  questions.json (split 'test', test-standard's file).
+  COCO images: COCO_DIR/{train2014,val2014,test2015}/COCO_{split}_{id:012d}
+  .jpg
 
 The JSON files are looked for in `vqa.manual_dir` and its direct
 subdirectories (the official zips extract to either). VQA-CP's entries name
@@ -50,7 +58,9 @@ Question types are named 'ANSWER_TYPE/QUESTION_TYPE' (e.g. 'number/how
 many'), with the answer types 'yes_no', 'number' and 'other' as groups, so
 reports give overall, yes/no, number and other as the VQA papers do.
 
-Splits. VQA-CP v2 has 'train' and 'test', VQA v2 'train' and 'val'. Both
+Splits. VQA-CP v2 has 'train' and 'test', VQA v1 and v2 'train' and 'val'
+(and 'test_dev' and 'test' where their question files are there: no
+answers, for `write_results`, the evaluation server's results file). All
 also have 'heldout': a seeded `vqa.heldout_fraction` of train questions,
 which the train split then leaves out (decision: carved by question, so a
 held-out question's image may appear in train with other questions).
@@ -63,7 +73,7 @@ Images reach the model in one of two ways (`vqa.image_input`):
 
 Config fields read (besides batch_size, eval_batch_size, data_seed,
 data_threads, data_workers, data_dir), all under `vqa.`:
-  version: 'vqacp_v2' | 'vqa_v2'.
+  version: 'vqacp_v2' | 'vqa_v2' | 'vqa_v1'.
   manual_dir: where the JSON files are; coco_dir: where train2014/ and
     val2014/ are (default: manual_dir).
   image_input: 'features' | 'pixels'.
@@ -99,8 +109,11 @@ from hardattn.datasets import pipeline
 from hardattn.datasets import vqa_answers
 
 NAME = 'vqa'
-VERSIONS = ('vqacp_v2', 'vqa_v2')
-COCO_SPLITS = ('train2014', 'val2014')
+VERSIONS = ('vqacp_v2', 'vqa_v2', 'vqa_v1')
+COCO_SPLITS = ('train2014', 'val2014', 'test2015')
+# A file's data_subtype -> the COCO folder of its images (test-dev's
+# questions are on test2015 images).
+_SUBTYPE_FOLDER = {'test-dev2015': 'test2015'}
 HELDOUT = 'heldout'
 # Per version: split -> (questions file, annotations file).
 FILES = {
@@ -116,10 +129,28 @@ FILES = {
         'val': ('v2_OpenEnded_mscoco_val2014_questions.json',
                 'v2_mscoco_val2014_annotations.json'),
     },
+    'vqa_v1': {
+        'train': ('OpenEnded_mscoco_train2014_questions.json',
+                  'mscoco_train2014_annotations.json'),
+        'val': ('OpenEnded_mscoco_val2014_questions.json',
+                'mscoco_val2014_annotations.json'),
+    },
 }
+# Per version: split -> questions file of the evaluation server's splits
+# (no annotations), read where present.
+TEST_FILES = {
+    'vqa_v2': {'test_dev': 'v2_OpenEnded_mscoco_test-dev2015_questions.json',
+               'test': 'v2_OpenEnded_mscoco_test2015_questions.json'},
+    'vqa_v1': {'test_dev': 'OpenEnded_mscoco_test-dev2015_questions.json',
+               'test': 'OpenEnded_mscoco_test2015_questions.json'},
+}
+# The server's name of a test split's images, in its results file names.
+_SERVER_SUBSETS = {'test_dev': 'test-dev2015', 'test': 'test2015',
+                   'val': 'val2014', 'train': 'train2014'}
 HOMEPAGES = {
     'vqacp_v2': 'https://www.cc.gatech.edu/grads/a/aagrawal307/vqa-cp/',
     'vqa_v2': 'https://visualqa.org/download.html',
+    'vqa_v1': 'https://visualqa.org/vqa_v1_download.html',
 }
 ANSWER_TYPE_GROUPS = {'yes/no': 'yes_no', 'number': 'number',
                       'other': 'other'}
@@ -135,7 +166,8 @@ def coco_filename(coco_split: str, image_id: int) -> str:
   return f'COCO_{coco_split}_{int(image_id):012d}.jpg'
 
 
-_COCO_FILE_RE = re.compile(r'COCO_(train2014|val2014)_(\d{12})\.jpg$')
+_COCO_FILE_RE = re.compile(
+    r'COCO_(train2014|val2014|test2015)_(\d{12})\.jpg$')
 
 
 # ---------------------------------------------------------------- Files ----
@@ -157,7 +189,9 @@ def locate(version: str, manual_dir: str | None) -> dict[str, tuple[str, str]]:
   """The JSON files of every split of `version` under manual_dir.
 
   Returns:
-    {split: (questions path, annotations path)}.
+    {split: (questions path, annotations path)}; the evaluation server's
+    splits (TEST_FILES) where their questions file is there, with None for
+    annotations.
 
   Raises:
     errors.DatasetNotFoundError: naming the directory and missing files.
@@ -185,6 +219,10 @@ def locate(version: str, manual_dir: str | None) -> dict[str, tuple[str, str]]:
     raise errors.DatasetNotFoundError(
         f'{", ".join(missing)} not found in {manual_dir} (or its '
         f'subdirectories); expected {how}.')
+  for split, name in TEST_FILES.get(version, {}).items():
+    path = find_file(manual_dir, name)
+    if path is not None:
+      found[split] = (path, None)
   return found
 
 
@@ -209,9 +247,15 @@ def _entries(data: Any, key: str, path: str) -> tuple[list[Any], str | None]:
       f'object with a "{key}" list (VQA v2).')
 
 
-def read_split(questions_path: str, annotations_path: str
+def read_split(questions_path: str, annotations_path: str | None
                ) -> list[dict[str, Any]]:
   """Joins a split's questions and annotations by question_id.
+
+  Args:
+    questions_path: the questions file.
+    annotations_path: its annotations file; None for the evaluation
+      server's splits, whose questions then have no answers (answers [],
+      answer_type and question_type None).
 
   Returns:
     One dict per question, in the questions file's order: question_id,
@@ -223,8 +267,11 @@ def read_split(questions_path: str, annotations_path: str
   """
   questions, q_subtype = _entries(_load_json(questions_path), 'questions',
                                   questions_path)
-  annotations, a_subtype = _entries(_load_json(annotations_path),
-                                    'annotations', annotations_path)
+  annotations, a_subtype = [], None
+  if annotations_path is not None:
+    annotations, a_subtype = _entries(_load_json(annotations_path),
+                                      'annotations', annotations_path)
+  q_subtype = _SUBTYPE_FOLDER.get(q_subtype, q_subtype)
   by_id = {}
   for i, a in enumerate(annotations):
     try:
@@ -236,7 +283,9 @@ def read_split(questions_path: str, annotations_path: str
   for i, q in enumerate(questions):
     try:
       qid = int(q['question_id'])
-      a = by_id[qid]
+      a = by_id[qid] if annotations_path is not None else {
+          'answers': [], 'multiple_choice_answer': '', 'answer_type': None,
+          'question_type': None}
       coco_split = q.get('coco_split') or a.get('coco_split') or q_subtype or (
           a_subtype)
       if coco_split not in COCO_SPLITS:
@@ -250,8 +299,10 @@ def read_split(questions_path: str, annotations_path: str
           'question': str(q['question']),
           'answers': answers,
           'multiple_choice_answer': str(a['multiple_choice_answer']),
-          'question_type': str(a.get('question_type', 'none')),
-          'answer_type': str(a['answer_type']),
+          'question_type': (None if a['answer_type'] is None else
+                            str(a.get('question_type', 'none'))),
+          'answer_type': (None if a['answer_type'] is None else
+                          str(a['answer_type'])),
       })
     except KeyError as e:
       raise errors.DatasetNotFoundError(
@@ -295,7 +346,7 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
   BUILDER_CONFIGS = [VqaQuestionsConfig(version_name=v) for v in VERSIONS]
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
-      'Put the VQA-CP v2 or VQA v2 JSON files in the manual dir.')
+      'Put the VQA-CP v2, VQA v2 or VQA v1 JSON files in the manual dir.')
 
   def _info(self) -> tfds.core.DatasetInfo:
     scalar = functools.partial(tfds.features.Tensor, shape=(), dtype=np.int32)
@@ -326,7 +377,8 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
              for split, entries in data.items()}
     vocab = clevr.token_vocabulary(texts)
     types = sorted({question_type_name(e) for entries in data.values()
-                    for e in entries}, key=_type_order)
+                    for e in entries if e['answer_type'] is not None},
+                   key=_type_order)
     counts = collections.Counter(
         vqa_answers.normalize_answer(e['multiple_choice_answer'])
         for e in data['train'])
@@ -350,7 +402,8 @@ class VqaQuestions(tfds.core.GeneratorBasedBuilder):
           'coco_split': COCO_SPLITS.index(e['coco_split']),
           'question': e['question'],
           'answers': json.dumps(e['answers']),
-          'question_type': type_index[question_type_name(e)],
+          'question_type': (-1 if e['answer_type'] is None
+                            else type_index[question_type_name(e)]),
       }
 
 
@@ -406,7 +459,7 @@ class CocoGrids(tfds.core.GeneratorBasedBuilder):
     del dl_manager
     images = coco_images(self.coco_dir)
     self.info.metadata['image_ids'] = json.dumps(
-        {s: ids for s, ids in images.items()})
+        {s: ids for s, ids in images.items() if ids})
     self.info.metadata['weights'] = os.path.basename(self.weights_path or '')
     return {s: self._generate_examples(s, ids, self.forward)
             for s, ids in images.items() if ids}
@@ -430,7 +483,7 @@ def coco_images(coco_dir: str | None) -> dict[str, list[int]]:
     raise errors.DatasetNotFoundError(
         'No COCO images given: set config.vqa.coco_dir (or --coco_dir) to '
         'the directory with train2014/ and val2014/ (https://cocodataset.org,'
-        ' 2014 train and val images).')
+        ' 2014 train and val images; test2015/ for the test splits).')
   coco_dir = os.path.expanduser(coco_dir)
   out = {}
   for split in COCO_SPLITS:
@@ -454,10 +507,9 @@ def grid_spec(backbone: str, image_size: int, stages: int) -> tuple[int, int]:
   Raises:
     errors.UserError: an unknown backbone.
   """
-  from hardattn.models import resnet  # pylint: disable=g-import-not-at-top
-  model = resnet.from_preset(backbone, num_stages=stages)
-  return (resnet.grid_shape((image_size, image_size), stages)[0],
-          model.out_features)
+  from hardattn.models import backbones  # pylint: disable=g-import-not-at-top
+  return (backbones.grid_shape(backbone, (image_size, image_size), stages)[0],
+          backbones.out_features(backbone, stages))
 
 
 def load_image(path: str, size: int) -> np.ndarray:
@@ -487,7 +539,7 @@ def backbone_forward(backbone: str, stages: int, weights_path: str | None
   """A jitted frozen forward: uint8 [b, S, S, 3] -> float16 [b, g, g, C].
 
   Args:
-    backbone: a key of resnet.RESNET_PRESETS.
+    backbone: a `backbones.presets()` name (ResNet or GoogLeNet).
     stages: stages run (4: stride 32).
     weights_path: converted weights (`resnet_weights` msgpack); '' or None
       only where `allow_random` was set by tests: random weights.
@@ -497,8 +549,9 @@ def backbone_forward(backbone: str, stages: int, weights_path: str | None
   """
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from hardattn.models import backbones  # pylint: disable=g-import-not-at-top
   from hardattn.models import resnet  # pylint: disable=g-import-not-at-top
-  model = resnet.from_preset(backbone, num_stages=stages)
+  model = backbones.build(backbone, stages)
   if weights_path == RANDOM_WEIGHTS:
     variables = model.init(jax.random.key(0),
                            jnp.zeros((1, 64, 64, 3), jnp.float32))
@@ -507,7 +560,8 @@ def backbone_forward(backbone: str, stages: int, weights_path: str | None
         'Extracting grids needs backbone weights: set '
         'config.vqa.backbone_weights (or --backbone_weights) to a file made '
         'by `python -m hardattn.models.resnet_weights` from torchvision\'s '
-        'resnet101-63fe2227.pth.')
+        'resnet101-63fe2227.pth (or googlenet-1378be20.pth with '
+        '--preset=googlenet).')
   else:
     from hardattn.models import resnet_weights  # pylint: disable=g-import-not-at-top
     variables = resnet_weights.load_variables(weights_path, backbone,
@@ -980,11 +1034,22 @@ def get_dataset(
 RESULTS_SUFFIX = 'results.json'
 
 
+def results_filename(config: Any, split: str) -> str | None:
+  """The evaluation server's name for a results file of `split` (VQA v1
+  and v2: vqa_OpenEnded_mscoco_<subset>_<alg>_results.json, subset
+  test-dev2015, test2015 or val2014), or None (VQA-CP, 'heldout')."""
+  subset = _SERVER_SUBSETS.get(split)
+  if config.vqa.version not in TEST_FILES or subset is None:
+    return None
+  return f'vqa_OpenEnded_mscoco_{subset}_hardattn_results.json'
+
+
 def write_results(config: Any, split: str, answers: Sequence[str],
                   output: str) -> None:
   """Writes answers as the official results file: a JSON list of
   {"question_id": int, "answer": str}, in `get_split`'s order (what the
-  official evaluation and the VQA v2 server read).
+  official evaluation and the VQA v1 and v2 servers read; for the servers,
+  `results_filename` names it).
 
   Raises:
     errors.UserError: the answers do not match the split's questions.
