@@ -46,6 +46,10 @@ def read_image(path: str) -> np.ndarray:
     ) from e
 
 
+# (source, target) sizes whose resize `fit_image` has logged.
+_RESIZES_LOGGED: set[tuple[tuple[int, int], tuple[int, int]]] = set()
+
+
 def as_rgb(image: np.ndarray, what: str = 'image') -> np.ndarray:
   """uint8 [H, W, 3] from [H, W], [H, W, 1|3|4] uint8 or float in [0, 1].
 
@@ -86,9 +90,12 @@ def fit_image(image: np.ndarray, size: Sequence[int],
   height, width = (int(s) for s in size)
   if image.shape[:2] == (height, width):
     return image
-  logging.info('Resizing %s from %dx%d to %dx%d (height x width), the size '
-               'the model was trained on.', what, image.shape[0],
-               image.shape[1], height, width)
+  sizes = (image.shape[:2], (height, width))
+  if sizes not in _RESIZES_LOGGED:  # a batch of 15,000 CLEVR images: once
+    _RESIZES_LOGGED.add(sizes)
+    logging.info('Resizing %s from %dx%d to %dx%d (height x width), the '
+                 'size the model was trained on (logged once per size).',
+                 what, image.shape[0], image.shape[1], height, width)
   resized = Image.fromarray(image).resize((width, height), Image.BILINEAR)
   return np.asarray(resized, dtype=np.uint8)
 
