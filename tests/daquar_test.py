@@ -139,6 +139,22 @@ def test_examples_and_classes(release, data_dir):
   assert heldout.num_eval_examples == 6  # 0.2 of 30
 
 
+def test_long_questions_are_cut_with_a_logged_count(release, data_dir,
+                                                    caplog):
+  config = tiny('daquar_smem.py', release, data_dir)
+  config.daquar.max_question_length = 8
+  with caplog.at_level('WARNING'):
+    iter_fn, _ = daquar.get_split(config, 'test', batch_size=5)
+  # 'what is on the left side of the bed in the image ?' has 12 tokens,
+  # 'what is in front of the wall in the image ?' 9 ('?' is dropped).
+  assert ('4 of 10 DAQUAR test questions are longer than '
+          'config.daquar.max_question_length=8 tokens') in caplog.text
+  assert next(iter_fn())['question'].shape == (5, 8)
+  config.daquar.long_questions = 'error'
+  with pytest.raises(errors.UserError, match='Raise max_question_length'):
+    daquar.get_split(config, 'test', batch_size=5)
+
+
 # ------------------------------------------------------------- Training ----
 
 
