@@ -49,6 +49,13 @@ VARIANTS = {
     'han_rn_sched1000': (_SOC, ['--config.fraction_schedule=((1000,1.0),)']),
     'han_sum_sched1000': (_SOC, ['--config.model_name=han_sum',
                                  '--config.fraction_schedule=((1000,1.0),)']),
+    'han_rn_sched_half': (_SOC, ['--config.fraction_schedule=((1000,0.5),)']),
+    # The spatial set (8x8 cells, the RN paper's training).
+    'spatial_han_sum': ('configs/spatial_han_sum.py', []),
+    'spatial_sum': ('configs/spatial_han_sum.py',
+                    ['--config.model_name=sum']),
+    'spatial_han_sum_sched1000': ('configs/spatial_han_sum.py', [
+        '--config.fraction_schedule=((1000,1.0),)']),
 }
 
 

@@ -80,8 +80,9 @@ def base_config() -> ml_collections.ConfigDict:
       grad_clip_norm=0.0, weight_decay=0.0))
   c.num_train_steps = 8_000
   # HAN: ((until_step, fraction), ...) keeps `fraction` of the cells while
-  # the step is below until_step, then model.fraction (decision, issue 17:
-  # a start on all cells; () is the paper's fixed fraction).
+  # the step is below until_step, then model.fraction; 1.0 is every cell
+  # (AdaHAN too). Decision, issue 17: a start on all cells lets the norms
+  # learn what to keep; () is the paper's fixed fraction.
   c.fraction_schedule = ()
 
   # Logging, evaluation, checkpoints.

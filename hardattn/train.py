@@ -294,8 +294,9 @@ def fraction_at(config: ml_collections.ConfigDict, step: int) -> float | None:
 
   `config.fraction_schedule` is ((until_step, fraction), ...) in increasing
   steps: `fraction` is kept while step < until_step; after the last one,
-  config.model.fraction. None for models without a fraction (or without
-  the field in the config).
+  config.model.fraction. A fraction of 1.0 turns attention off (every cell,
+  in order; AdaHAN too). None for models without a fraction (soft
+  attention, CNN+MLP).
   """
   if 'fraction' not in config.model:
     return None
@@ -744,8 +745,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if fraction is None or not config.get('fraction_schedule', ()):
       return state
     if fraction not in phase_models:
+      # 1.0: every cell, attention off (so AdaHAN can start on all cells
+      # too); else HAN's fraction (AdaHAN ignores it).
+      phase = ({'attention': 'none'} if fraction >= 1.0
+               else {'fraction': fraction})
       phase_models[fraction] = models.create_model(
-          config.model_name, meta, **dict(config.model, fraction=fraction))
+          config.model_name, meta, **dict(config.model, **phase))
       if is_chief and step > start_step:
         logging.info('Step %d: keeping a fraction %g of the cells.', step,
                      fraction)
