@@ -220,3 +220,30 @@ def test_learns_the_fixture_answers(release, data_dir, tmp_path):
   with open(str(tmp_path / 'answers.scores.json')) as f:
     scores = json.load(f)
   assert scores['wups_0.9'] == scores['wups_0.0'] == 1.0
+
+
+def test_prepare_command(release, tmp_path):
+  """python -m hardattn.prepare --dataset=daquar_reduced: a missing image
+  is one error line naming the question's file and line; then it
+  prepares."""
+  partial = tmp_path / 'partial'
+  shutil.copytree(release, partial)
+  os.remove(partial / 'nyu_depth_images' / 'image3.png')
+
+  def prepare(manual_dir):
+    return subprocess.run(
+        [sys.executable, '-m', 'hardattn.prepare', '--dataset=daquar_reduced',
+         f'--data_dir={tmp_path / "data"}', f'--manual_dir={manual_dir}',
+         '--backbone=googlenet_tiny', '--image_size=64',
+         f'--backbone_weights={vqa.RANDOM_WEIGHTS}'],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'))
+
+  out = prepare(partial)
+  assert out.returncode == 1
+  errors_ = [l for l in out.stderr.splitlines() if l.startswith('error:')]
+  assert errors_ == [l for l in out.stderr.splitlines() if 'error' in l]
+  assert errors_[0].startswith(f'error: {partial}/qa.37.raw.train.txt:21: ')
+  out = prepare(release)
+  assert out.returncode == 0, out.stderr
+  assert '8 image grids ready' in out.stdout
