@@ -45,8 +45,12 @@ _OUTPUT = flags.DEFINE_string(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-def export_answers(config, workdir: str, split: str, output: str) -> int:
+def export_answers(config, workdir: str, split: str, output: str,
+                   scores: dict[str, float] | None = None) -> int:
   """Answers `split` with the latest checkpoint; returns the answer count.
+
+  A dataset's `write_results` may score the answers (DAQUAR: accuracy and
+  WUPS); its scores then go into `scores`, if given.
 
   Raises:
     errors.UserError: no checkpoint, unprepared split, more than one process.
@@ -71,7 +75,9 @@ def export_answers(config, workdir: str, split: str, output: str) -> int:
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   module = datasets.module(config)
   if hasattr(module, 'write_results'):
-    module.write_results(config, split, answers, output)
+    result = module.write_results(config, split, answers, output)
+    if isinstance(result, dict) and scores is not None:
+      scores.update(result)
   else:
     with files.atomic_open(output) as f:
       f.writelines(a + '\n' for a in answers)
@@ -101,12 +107,16 @@ def main(argv):
   config = _CONFIG.value
   output = _OUTPUT.value or default_output(config, _WORKDIR.value,
                                            _SPLIT.value)
+  scores = {}
   try:
-    n = export_answers(config, _WORKDIR.value, _SPLIT.value, output)
+    n = export_answers(config, _WORKDIR.value, _SPLIT.value, output, scores)
   except errors.UserError as e:
     logging.error('%s', e)
     sys.exit(f'error: {e}')
   print(f'{n} answers -> {output}')
+  for name, value in scores.items():
+    print(f'{name}: {100 * value:.2f}' if name != 'num_examples' else
+          f'{name}: {value}')
 
 
 if __name__ == '__main__':

@@ -173,7 +173,9 @@ def test_trains_evaluates_exports_and_predicts(spec, release, data_dir,
   # Export: one answer per line, and accuracy and WUPS by DAQUAR's script;
   # its accuracy is the eval step's.
   output = str(tmp_path / 'answers.txt')
-  assert export.export_answers(config, workdir, 'test', output) == 10
+  returned = {}
+  assert export.export_answers(config, workdir, 'test', output,
+                               returned) == 10
   with open(output) as f:
     answers = f.read().splitlines()
   truth = [a for _, a in daquar_fixture.questions(daquar_fixture.TEST_IMAGES)]
@@ -182,6 +184,7 @@ def test_trains_evaluates_exports_and_predicts(spec, release, data_dir,
   assert scores == pytest.approx(dict(wups.scores(answers, truth),
                                       num_examples=10))
   assert scores['accuracy'] == pytest.approx(report['accuracy'])
+  assert returned == scores
   assert scores['wups_0.0'] >= scores['wups_0.9'] >= scores['accuracy']
   image = os.path.join(release, 'nyu_depth_images', 'image7.png')
   predictor = predict.Predictor(workdir)
