@@ -18,6 +18,7 @@ from hardattn import export
 from hardattn import predict
 from hardattn import train
 from hardattn import wups
+from hardattn.datasets import clevr
 from hardattn.datasets import daquar
 from hardattn.datasets import vqa
 from tests import daquar_fixture
@@ -135,6 +136,15 @@ def test_examples_and_classes(release, data_dir):
       'what is on the desk in the image')  # the tokenizer drops '?'
   assert meta.pictures(batch).shape == (5, vqa.THUMBNAIL_SIZE,
                                         vqa.THUMBNAIL_SIZE, 3)
+  # A typed question is encoded as training encodes it: the image's name
+  # is the word 'image', unknown words are <unk>.
+  inputs = daquar.prediction_inputs(config, meta)
+  np.testing.assert_array_equal(
+      daquar.encode_question('what is on the desk in the image7 ?', inputs),
+      batch['question'][0])
+  tokens = daquar.encode_question('what is on the xyzzy in the image99 ?',
+                                  inputs)
+  assert tokens[4] == clevr.UNK and inputs['tokens'][tokens[7]] == 'image'
   _, heldout = daquar.get_split(config, 'heldout', batch_size=5)
   assert heldout.num_eval_examples == 6  # 0.2 of 30
 
