@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from hardattn import cli
+from hardattn import datasets
+from hardattn import errors
 from hardattn import export
 from hardattn import predict
 from hardattn import sharding
@@ -112,3 +114,10 @@ def test_trains_evaluates_and_writes_server_files(spec, release, data_dir,
   prediction = predictor.answer(image, 'How many squares are there?')
   assert prediction.answer in meta.answer_names
   assert predictor.grid == (2, 2)
+
+
+def test_server_splits_are_not_evaluated(release, data_dir):
+  config = tiny('vqa1_ibowimg.py', release, data_dir)
+  config.vqa.eval_split = 'test_dev'
+  with pytest.raises(errors.UserError, match='has no answers'):
+    datasets.get_dataset(config)

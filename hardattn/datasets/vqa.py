@@ -77,14 +77,16 @@ data_threads, data_workers, data_dir), all under `vqa.`:
   manual_dir: where the JSON files are; coco_dir: where train2014/ and
     val2014/ are (default: manual_dir).
   image_input: 'features' | 'pixels'.
-  backbone: a key of resnet.RESNET_PRESETS; image_size: backbone input
+  backbone: a `backbones.presets()` name (ResNet presets; GoogLeNet for
+    SMem-VQA's setting, image_input='features' only); image_size: backbone
+    input
     (square); backbone_stages: 4 (stride 32) or fewer; backbone_weights: the
     converted weights file (.msgpack), needed to extract grids.
   extract_batch_size: images per backbone call when extracting.
   num_answers: answer vocabulary size; max_question_length: tokens;
   long_questions: 'truncate' | 'error'.
   heldout_fraction, heldout_seed: the carved validation split.
-  eval_split: 'test' | 'val' | 'heldout'.
+  eval_split: 'test' | 'val' | 'heldout' (not 'test_dev': no answers).
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -1040,6 +1042,12 @@ def get_dataset(
       config.batch_size, process_count, 'batch_size')
   eval_batch = pipeline.per_process_batch_size(
       config.eval_batch_size, process_count, 'eval_batch_size')
+  if c.eval_split in TEST_FILES.get(c.version, {}):
+    raise errors.UserError(
+        f'config.vqa.eval_split={c.eval_split!r} is the evaluation server\'s '
+        f'split of {c.version}: it has no answers to evaluate on. Evaluate on '
+        "'val' or 'heldout', and write its results file with python -m "
+        f'hardattn.export --split={c.eval_split}.')
   q_builder, images, md = _open(config)
   train_source = _source(q_builder, images, md, 'train', config)
   eval_source = _source(q_builder, images, md, c.eval_split, config)
