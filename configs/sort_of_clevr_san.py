@@ -4,14 +4,14 @@ The same CNN, question fusion and answer MLP as HAN+sum; Stacked Attention
 hops weigh every fused cell (Yang et al. 2016; two hops, their best)
 instead of keeping the top-norm cells.
 
-  python -m hardattn.main --config=configs/sort_of_clevr_san.py:paper \
+  python -m hardattn.main --config=configs/sort_of_clevr_san.py:legacy \
       --workdir=workdirs/sort_of_clevr_san
 
 Presets: `:hops=1`; `:rn` aggregates with the relational network under
 pair weights p_i p_j (model san_rn) instead of the weighted sum.
 
-Measured here with `:paper` (the RN paper's training, which these configs
-used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
+Measured here with `:legacy` (one question per image, batch 64, Adam 5e-4: the setup these
+configs used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
 2-core AMD EPYC VM, 2 fake XLA CPU devices,
 test split; see the README results table, soft vs hard attention):
   5,000 steps, 7.4 min: 61.7% non-relational, 43.7% relational.

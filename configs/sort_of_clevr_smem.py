@@ -7,14 +7,14 @@ that result. Sort-of-CLEVR's 11-bit question is three words (colour, kind,
 subtype; decision, see encoders.WordVectors). Same CNN and answer MLP as
 the HAN configs.
 
-  python -m hardattn.main --config=configs/sort_of_clevr_smem.py:hops=1,paper \
+  python -m hardattn.main --config=configs/sort_of_clevr_smem.py:hops=1,legacy \
       --workdir=workdirs/sort_of_clevr_smem1
 
 Presets: `:hops=1` or `:hops=2` (default 2); `:rn` aggregates with the
 relational network under pair weights p_i p_j (model smem_rn).
 
-Measured here with `:paper` (the RN paper's training, which these configs
-used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
+Measured here with `:legacy` (one question per image, batch 64, Adam 5e-4: the setup these
+configs used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
 2-core AMD EPYC VM, 2 fake XLA CPU devices,
 test split; see the README results table, soft vs hard attention):
   `:hops=1`, 5,000 steps, 9.0 min: 56.7% non-relational, 43.8% relational.

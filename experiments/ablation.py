@@ -50,6 +50,19 @@ VARIANTS = {
     'han_sum_sched1000': (_SOC, ['--config.model_name=han_sum',
                                  '--config.fraction_schedule=((1000,1.0),)']),
     'han_rn_sched_half': (_SOC, ['--config.fraction_schedule=((1000,0.5),)']),
+    'han_rn_mean': (_SOC, ['--config.model.rn_pool=mean']),
+    'han_rn_mean_sched300': (_SOC, ['--config.model.rn_pool=mean',
+                                    '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_mean_sched300_g4': (_SOC, [
+        '--config.model.rn_pool=mean', '--config.questions_per_image=4',
+        '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_skip_sched300': (_SOC, [
+        '--config.model.rn_sum_skip=true',
+        '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_skip_mean_sched300': (_SOC, [
+        '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
+        '--config.fraction_schedule=((300,1.0),)']),
+    'rn_mean': (_SOC, ['--config.model_name=rn', '--config.model.rn_pool=mean']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),
     'spatial_sum': ('configs/spatial_han_sum.py',

@@ -66,6 +66,8 @@ def base_config() -> ml_collections.ConfigDict:
       adahan_squared_norm=False,
       g_features=(128, 128, 128, 128),
       rn_factorized=True,
+      rn_pool='sum',  # 'sum' over kept pairs (paper) | 'mean'
+      rn_sum_skip=False,  # the head also reads the kept cells' sum
       f_features=(256, 256),
       dropout_rate=0.0,
       head_zero_init=False,  # answer layer's kernel starts at zero
@@ -119,23 +121,39 @@ def paper_training(c: ml_collections.ConfigDict) -> None:
 def sort_of_clevr_config(arg: str | None, **extra_args
                          ) -> tuple[ml_collections.ConfigDict,
                                     ml_collections.ConfigDict]:
-  """`base_config()` for configs/sort_of_clevr_*.py, with a `:paper` preset.
+  """`base_config()` for configs/sort_of_clevr_*.py, with two presets.
 
-  `:paper` trains as the RN paper and this repo's earlier Sort-of-CLEVR
-  results did (`paper_training`, Adam 5e-4); without it, the fast recipe.
+  `:paper` is the RN paper's Sort-of-CLEVR model and training (Santoro et
+  al. 2017): CNN 32-64-128-256, g 4 x 2000, f 2000-1000-500-100, Adam 1e-4,
+  batch 64 of one question per image (dropout 0.5 before the answer layer
+  and zero padding, as the public PyTorch RN). Its relational module is
+  250x the default's: a CPU runs it at a few questions a second
+  (docs/sort_of_clevr.md).
+  `:legacy` is the setup of this repo's Sort-of-CLEVR results before the
+  fast recipe (which its docs call `:paper` before 2026-11-30): the
+  default sizes (g 4 x 256) with batch 64 of one question per image,
+  dropout 0.5, zero padding and a constant Adam 5e-4.
+  Without either, the fast recipe of `base_config()`.
 
   Args:
-    arg: the config argument, e.g. 'paper' or 'frac=0.5,paper'.
+    arg: the config argument, e.g. 'legacy' or 'frac=0.5,legacy'.
     **extra_args: more preset keys the config takes, with defaults.
 
   Returns:
     (config, parsed preset arguments).
   """
-  args = parse_arg(arg, paper=False, **extra_args)
+  args = parse_arg(arg, paper=False, legacy=False, **extra_args)
+  if args.paper and args.legacy:
+    raise ValueError('Config presets :paper and :legacy exclude each other.')
   c = base_config()
-  if args.paper:
+  if args.paper or args.legacy:
     paper_training(c)
     c.optimizer.learning_rate = 5e-4
+  if args.paper:
+    c.model.cnn_features = (32, 64, 128, 256)
+    c.model.g_features = (2000, 2000, 2000, 2000)
+    c.model.f_features = (2000, 1000, 500, 100)
+    c.optimizer.learning_rate = 1e-4
   return c, args
 
 
@@ -451,7 +469,7 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN (CNN+MLP) don't take."""
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
-              'rn_factorized', 'coords'):
+              'rn_factorized', 'rn_pool', 'rn_sum_skip', 'coords'):
     del model[key]
 
 
@@ -480,6 +498,9 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
   if not rn:
     del model['g_features']
     del model['rn_factorized']
+  # The soft models' RN sums, with no skip (see soft_attention).
+  del model['rn_pool']
+  del model['rn_sum_skip']
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops
   model.attention_dim = 256  # SAN: width of h; SMem: word/evidence size

@@ -40,6 +40,9 @@ class RelationalNetwork(nn.Module):
   features: Sequence[int] = (256, 256, 256, 256)  # g's layers
   factorized: bool = True  # split g's first layer per cell (same function)
   dtype: jnp.dtype = jnp.float32
+  # 'sum' over the kept pairs (the RN paper) | 'mean': the sum divided by
+  # the number of kept pairs, so the output's scale does not grow with k^2.
+  pool: str = 'sum'
 
   @nn.compact
   def __call__(self, cells: jax.Array, question: jax.Array,
@@ -84,7 +87,13 @@ class RelationalNetwork(nn.Module):
     # fwd+bwd at 25 cells, one run).
     mask = mask.astype(self.dtype)
     pair_mask = mask[:, :, None, None] * mask[:, None, :, None]
-    return jnp.sum(h * pair_mask, axis=(1, 2))
+    pooled = jnp.sum(h * pair_mask, axis=(1, 2))
+    if self.pool == 'mean':
+      pairs = jnp.sum(mask, axis=-1) ** 2
+      return pooled / jnp.maximum(pairs, 1.0)[:, None]
+    if self.pool != 'sum':
+      raise ValueError(f"pool must be 'sum' or 'mean', got {self.pool!r}")
+    return pooled
 
 
 class AnswerHead(nn.Module):

@@ -599,6 +599,7 @@ def _define_flags() -> dict[str, flags.FlagHolder]:
 
 
 def main(argv, flag_values: dict[str, flags.FlagHolder]):
+  cli.quiet_libraries()
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   f = {name: holder.value for name, holder in flag_values.items()}

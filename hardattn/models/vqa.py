@@ -95,6 +95,12 @@ class VQAModel(nn.Module):
   adahan_squared_norm: bool = False  # adahan: softmax over squared norms
   g_features: Sequence[int] = (256, 256, 256, 256)  # rn: g's layers
   rn_factorized: bool = True  # rn: per-cell split of g's first layer
+  rn_pool: str = 'sum'  # rn: 'sum' over kept pairs (paper) | 'mean'
+  # rn: the head also reads the sum of the kept cells (HAN+sum's pooling)
+  # beside the RN's output (decision, issue 17: sum pooling gives each
+  # kept cell's norm a direct say in the answer, which bootstraps the
+  # selection; the RN's pairs do not).
+  rn_sum_skip: bool = False
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -184,8 +190,11 @@ class VQAModel(nn.Module):
       values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
     if self.aggregation == 'rn':
       pooled = agg_lib.RelationalNetwork(
-          self.g_features, self.rn_factorized, self.dtype, name='rn')(
-              values, q, sel.mask)
+          self.g_features, self.rn_factorized, self.dtype, self.rn_pool,
+          name='rn')(values, q, sel.mask)
+      if self.rn_sum_skip:
+        pooled = jnp.concatenate([pooled, agg_lib.SumPooling(name='sum')(
+            values, q, sel.mask).astype(pooled.dtype)], axis=-1)
     else:
       pooled = agg_lib.SumPooling(name='sum')(values, q, sel.mask)
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
