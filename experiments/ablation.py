@@ -62,6 +62,29 @@ VARIANTS = {
     'han_rn_skip_mean_sched300': (_SOC, [
         '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
         '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_skip_sched300_lr1e3': (_SOC, [
+        '--config.model.rn_sum_skip=true',
+        '--config.fraction_schedule=((300,1.0),)',
+        '--config.optimizer.learning_rate=1e-3']),
+    'han_rn_sched300_lr1e3': (_SOC, [
+        '--config.fraction_schedule=((300,1.0),)',
+        '--config.optimizer.learning_rate=1e-3']),
+    'han_sum_sched300': (_SOC, ['--config.model_name=han_sum',
+                                '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_gate_skip_sched300': (_SOC, [
+        '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
+        '--config.fraction_schedule=((300,1.0),)']),
+    'han_rn_gate_skip_sched1000': (_SOC, [
+        '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
+        '--config.fraction_schedule=((1000,1.0),)']),
+    'han_rn_detach_gate_skip_sched1000': (_SOC, [
+        '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
+        '--config.model.rn_detach=true',
+        '--config.fraction_schedule=((1000,1.0),)']),
+    'han_rn_gate_skip_sched1000_g4': (_SOC, [
+        '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
+        '--config.questions_per_image=4',
+        '--config.fraction_schedule=((1000,1.0),)']),
     'rn_mean': (_SOC, ['--config.model_name=rn', '--config.model.rn_pool=mean']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),

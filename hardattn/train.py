@@ -744,17 +744,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     fraction = fraction_at(config, step)
     if fraction is None or not config.get('fraction_schedule', ()):
       return state
-    if fraction not in phase_models:
-      # 1.0: every cell, attention off (so AdaHAN can start on all cells
-      # too); else HAN's fraction (AdaHAN ignores it).
-      phase = ({'attention': 'none'} if fraction >= 1.0
-               else {'fraction': fraction})
-      phase_models[fraction] = models.create_model(
+    # 1.0: every cell, attention off (so AdaHAN can start on all cells
+    # too); else HAN's fraction (AdaHAN ignores it). A gated RN is not
+    # computed in leading all-cells phases: its gate is still zero.
+    phase = ({'attention': 'none'} if fraction >= 1.0
+             else {'fraction': fraction})
+    if (fraction >= 1.0 and config.model.get('rn_gate', False) and
+        all(f >= 1.0 for until, f in config.fraction_schedule
+            if until <= step)):
+      phase['rn_skipped'] = True
+    key = tuple(sorted(phase.items()))
+    if key not in phase_models:
+      phase_models[key] = models.create_model(
           config.model_name, meta, **dict(config.model, **phase))
       if is_chief and step > start_step:
         logging.info('Step %d: keeping a fraction %g of the cells.', step,
                      fraction)
-    return state.replace(apply_fn=phase_models[fraction].apply)
+    return state.replace(apply_fn=phase_models[key].apply)
 
   progress_step = [start_step]  # first step of the current log window
   step = start_step

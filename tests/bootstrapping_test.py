@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from hardattn import checkpointing
 from hardattn import cli
 from hardattn import models
 from hardattn import train
@@ -75,6 +76,8 @@ def test_training_follows_the_fraction_schedule(tmp_path):
   config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
   config.data_dir = str(tmp_path / 'data')
   config.fraction_schedule = ((10, 1.0),)
+  config.model.rn_gate = True  # the all-cells phase skips the RN
+  config.model.rn_sum_skip = True
   config.num_pictures = 0
   config.eval_every_steps = 5
   config.num_train_steps = 10
@@ -88,3 +91,66 @@ def test_training_follows_the_fraction_schedule(tmp_path):
     kept = [round(float(x.split('"fraction_kept": ')[1].split(',')[0]), 2)
             for x in f]
   assert kept == [1.0, 0.24, 0.24, 0.24]  # steps 5, 10, 15, 20
+  at_10, at_20 = (checkpointing.read_params(workdir, s) for s in (10, 20))
+  assert at_10['rn_gate'] == 0.0 and at_20['rn_gate'] != 0.0
+
+
+def _init(model, image, question):
+  return model.init(jax.random.key(0), image, question, train=False)
+
+
+_IMAGE = jax.random.randint(jax.random.key(1), (4, 75, 75, 3), 0, 256,
+                            jnp.int32).astype(jnp.uint8)
+_QUESTION = jnp.eye(11)[:4]
+
+
+def test_rn_mean_pool_divides_by_the_kept_pairs():
+  from hardattn.models import aggregation  # pylint: disable=g-import-not-at-top
+  cells = jax.random.normal(jax.random.key(0), (2, 5, 3))
+  question = jnp.ones((2, 2))
+  mask = jnp.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], jnp.float32)
+  rn = aggregation.RelationalNetwork((4, 4))
+  variables = rn.init(jax.random.key(1), cells, question, mask)
+  total = rn.apply(variables, cells, question, mask)
+  mean = aggregation.RelationalNetwork((4, 4), pool='mean').apply(
+      variables, cells, question, mask)
+  np.testing.assert_allclose(mean, total / jnp.array([[9.0], [25.0]]),
+                             rtol=1e-6)
+
+
+def test_gated_rn_with_sum_skip_starts_as_han_sum():
+  """The gate starts at zero: the RN adds nothing and its parameters get
+  no gradient, the head reads [RN; sum of the kept cells], and the
+  skipped RN of a first all-cells phase computes the same function."""
+  gated = models.create_model('han_rn', META, rn_gate=True, rn_sum_skip=True,
+                              **SMALL)
+  variables = _init(gated, _IMAGE, _QUESTION)
+  params = variables['params']
+  assert params['rn_gate'] == 0.0
+  assert params['head']['f0']['kernel'].shape[0] == 16 + 16  # g + fusion
+
+  def loss(p, model=gated):
+    logits, _ = model.apply({**variables, 'params': p}, _IMAGE, _QUESTION,
+                            train=False)
+    return jnp.sum(logits ** 2)
+
+  grads = jax.grad(loss)(params)
+  for leaf in jax.tree.leaves(grads['rn']):
+    np.testing.assert_array_equal(leaf, 0.0)
+  assert float(grads['rn_gate']) != 0.0  # the gate can open
+  skipped = models.create_model('han_rn', META, rn_gate=True,
+                                rn_sum_skip=True, rn_skipped=True, **SMALL)
+  np.testing.assert_allclose(
+      skipped.apply(variables, _IMAGE, _QUESTION, train=False)[0],
+      gated.apply(variables, _IMAGE, _QUESTION, train=False)[0], rtol=1e-6)
+
+
+def test_detached_rn_does_not_train_the_fusion():
+  model = models.create_model('han_rn', META, rn_detach=True, **SMALL)
+  variables = _init(model, _IMAGE, _QUESTION)
+  grads = jax.grad(lambda p: jnp.sum(model.apply(
+      {**variables, 'params': p}, _IMAGE, _QUESTION, train=False)[0] ** 2))(
+          variables['params'])
+  for leaf in jax.tree.leaves(grads['fusion']):
+    np.testing.assert_array_equal(leaf, 0.0)
+  assert any(np.any(leaf != 0) for leaf in jax.tree.leaves(grads['rn']))

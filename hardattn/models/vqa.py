@@ -101,6 +101,18 @@ class VQAModel(nn.Module):
   # kept cell's norm a direct say in the answer, which bootstraps the
   # selection; the RN's pairs do not).
   rn_sum_skip: bool = False
+  # rn: the RN's output is scaled by a learned scalar that starts at zero
+  # (ReZero, Bachlechner et al. 2020), so an untrained RN adds no noise
+  # (decision, issue 17; with rn_sum_skip the model starts as HAN+sum).
+  rn_gate: bool = False
+  # rn: the RN is not computed and gives zeros, as with its gate at zero;
+  # set by the training loop for a first all-cells phase of a gated RN
+  # (train.fraction_at), where it would cost the most and add nothing.
+  rn_skipped: bool = False
+  # rn: no gradient from the RN into the kept cells (the fusion, and so
+  # the norms, learn from the sum skip only; decision, issue 17: the RN's
+  # gradients erode the selection at the fast recipe's learning rate).
+  rn_detach: bool = False
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -189,9 +201,18 @@ class VQAModel(nn.Module):
         coords = hard_attention.gather_cells(coords, sel.indices)
       values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
     if self.aggregation == 'rn':
-      pooled = agg_lib.RelationalNetwork(
-          self.g_features, self.rn_factorized, self.dtype, self.rn_pool,
-          name='rn')(values, q, sel.mask)
+      if self.rn_skipped:
+        pooled = jnp.zeros(values.shape[:1] + (self.g_features[-1],),
+                           values.dtype)
+      else:
+        pooled = agg_lib.RelationalNetwork(
+            self.g_features, self.rn_factorized, self.dtype, self.rn_pool,
+            name='rn')(jax.lax.stop_gradient(values) if self.rn_detach
+                       else values, q, sel.mask)
+        if self.rn_gate:
+          gate = self.param('rn_gate', nn.initializers.zeros, (),
+                            jnp.float32)
+          pooled = pooled * gate.astype(pooled.dtype)
       if self.rn_sum_skip:
         pooled = jnp.concatenate([pooled, agg_lib.SumPooling(name='sum')(
             values, q, sel.mask).astype(pooled.dtype)], axis=-1)
