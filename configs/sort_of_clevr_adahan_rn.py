@@ -22,5 +22,6 @@ def get_config(arg=None):
   config.model_name = 'adahan_rn'
   config.model.adahan_max_cells = args.max_cells
   config.model.adahan_threshold = args.threshold
-  config.num_train_steps = 4_000
+  if args.legacy:
+    config.num_train_steps = 4_000
   return config

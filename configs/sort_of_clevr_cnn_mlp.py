@@ -21,5 +21,4 @@ def get_config(arg=None):
   config.model_name = 'cnn_mlp'
   base_config.remove_attention_fields(config.model)
   config.model.hidden_features = (256,)
-  config.num_train_steps = 5_000
   return config

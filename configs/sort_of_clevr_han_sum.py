@@ -17,5 +17,4 @@ def get_config(arg=None):
   config, args = base_config.sort_of_clevr_config(arg, frac=0.25)
   config.model_name = 'han_sum'
   config.model.fraction = args.frac
-  config.num_train_steps = 5_000
   return config

@@ -20,7 +20,8 @@ from hardattn import base_config
 
 
 def get_config(arg=None):
-  config, _ = base_config.sort_of_clevr_config(arg)
+  config, args = base_config.sort_of_clevr_config(arg)
   config.model_name = 'rn'
-  config.num_train_steps = 1_000
+  if args.legacy:
+    config.num_train_steps = 1_000
   return config

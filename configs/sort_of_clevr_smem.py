@@ -27,5 +27,4 @@ from hardattn import base_config
 def get_config(arg=None):
   config, args = base_config.sort_of_clevr_config(arg, hops=2, rn=False)
   base_config.use_soft_attention(config, 'smem', hops=args.hops, rn=args.rn)
-  config.num_train_steps = 5_000
   return config

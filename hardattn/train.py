@@ -745,11 +745,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if fraction is None or not config.get('fraction_schedule', ()):
       return state
     # 1.0: every cell, attention off (so AdaHAN can start on all cells
-    # too); else HAN's fraction (AdaHAN ignores it). A gated RN is not
-    # computed in leading all-cells phases: its gate is still zero.
+    # too); else HAN's fraction (AdaHAN ignores it). With the sum skip, a
+    # leading all-cells phase trains the sum path alone and the RN joins
+    # when the fraction drops (with rn_gate, the same function: its gate is
+    # zero until then); the RN over every pair would be the phase's cost.
     phase = ({'attention': 'none'} if fraction >= 1.0
              else {'fraction': fraction})
-    if (fraction >= 1.0 and config.model.get('rn_gate', False) and
+    if (fraction >= 1.0 and config.model.get('rn_sum_skip', False) and
         all(f >= 1.0 for until, f in config.fraction_schedule
             if until <= step)):
       phase['rn_skipped'] = True

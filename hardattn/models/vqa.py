@@ -105,9 +105,10 @@ class VQAModel(nn.Module):
   # (ReZero, Bachlechner et al. 2020), so an untrained RN adds no noise
   # (decision, issue 17; with rn_sum_skip the model starts as HAN+sum).
   rn_gate: bool = False
-  # rn: the RN is not computed and gives zeros, as with its gate at zero;
-  # set by the training loop for a first all-cells phase of a gated RN
-  # (train.fraction_at), where it would cost the most and add nothing.
+  # rn: the RN is not computed and gives zeros (with rn_gate at zero, the
+  # same function); set by the training loop for a first all-cells phase
+  # of a model with the sum skip (train.fraction_at), where the RN would
+  # cost the most.
   rn_skipped: bool = False
   # rn: no gradient from the RN into the kept cells (the fusion, and so
   # the norms, learn from the sum skip only; decision, issue 17: the RN's
