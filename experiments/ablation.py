@@ -22,6 +22,7 @@ wall-clocks only between runs made alike.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -111,6 +112,18 @@ VARIANTS = {
         _G20,
         '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
         '--config.fraction_schedule=((1000,1.0),)']),
+    # HAN+RN's 1,000-step all-cells start, continued with other settings
+    # (START: the run and step they copy; same root, same seed).
+    'from1000_rn_mean': (_EXPLORE, [
+        _G20, '--config.fraction_schedule=((1000,1.0),)',
+        '--config.model.rn_pool=mean']),
+    'from1000_mean_lr5e4': (_EXPLORE, [
+        _G20, '--config.fraction_schedule=((1000,1.0),)',
+        '--config.model.rn_pool=mean',
+        '--config.optimizer.learning_rate=5e-4']),
+    'from1000_sum_lr5e4': (_EXPLORE, [
+        _G20, '--config.fraction_schedule=((1000,1.0),)',
+        '--config.optimizer.learning_rate=5e-4']),
     'rn_mean': (_EXPLORE, [_G20, '--config.model_name=rn', '--config.model.rn_pool=mean']),
     # The defaults of 2026-11-30 (`make demo`: the fast recipe with 4
     # questions per image and the bootstrapping departures) and their
@@ -128,6 +141,10 @@ VARIANTS = {
     'spatial_han_sum_sched1000': ('configs/spatial_han_sum.py', [
         '--config.fraction_schedule=((1000,1.0),)']),
 }
+
+
+START = {name: ('han_rn_sched1000', 1000) for name in (
+    'from1000_rn_mean', 'from1000_mean_lr5e4', 'from1000_sum_lr5e4')}
 
 
 def workdir(root: str, variant: str, seed: int) -> str:
@@ -153,6 +170,9 @@ def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
     print(f'{path}: done ({done["step"]} steps)', flush=True)
     return
   config, overrides = VARIANTS[variant]
+  if variant in START and not os.path.exists(path):
+    start_from(workdir(root, START[variant][0], seed), START[variant][1],
+               path)
   command = [sys.executable, '-m', 'hardattn.main', f'--config={config}',
              f'--workdir={path}', f'--config.seed={seed}',
              f'--config.data_seed={seed}',
@@ -166,6 +186,21 @@ def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
   with open(os.path.join(path, 'log.txt'), 'a') as log:
     subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
   print(f'{path}: {time.time() - start:.0f} s', flush=True)
+
+
+def start_from(source: str, step: int, path: str) -> None:
+  """A new workdir holding `source`'s checkpoint `step`, its assets and
+  its evals up to it, so training resumes there with other settings."""
+  checkpoint = os.path.join(source, 'checkpoints', str(step))
+  if not os.path.isdir(checkpoint):
+    sys.exit(f'{checkpoint} is missing: run its variant first.')
+  shutil.copytree(checkpoint, os.path.join(path, 'checkpoints', str(step)))
+  for name in ('config.json', 'dataset.json'):
+    shutil.copy(os.path.join(source, name), path)
+  with open(os.path.join(source, 'eval_history.jsonl')) as f:
+    kept = [line for line in f if json.loads(line)['step'] <= step]
+  with open(os.path.join(path, 'eval_history.jsonl'), 'w') as f:
+    f.writelines(kept)
 
 
 def _stat(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
