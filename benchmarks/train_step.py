@@ -202,7 +202,8 @@ def main():
       rows.append(measure(name, ARGS.batch_size,
                           0 if ARGS.no_time else ARGS.steps, mesh_spec))
   for row in rows:
-    print(f"{row['name']:>12}: {row['examples_per_s']:8.1f} ex/s  "
+    rate = '-' if ARGS.no_time else f"{row['examples_per_s']:8.1f}"
+    print(f"{row['name']:>12}: {rate:>8} ex/s  "
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
           f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",
           flush=True)
@@ -212,12 +213,14 @@ def main():
             'FLOPs / RN |')
   print('\n' + header + '\n|' + '---|' * 9)
   for r in rows:
+    timed = not ARGS.no_time
     speed = (f"{r['examples_per_s'] / ref['examples_per_s']:.2f}x"
-             if ref else '-')
+             if ref and timed else '-')
+    rate = f"{r['examples_per_s']:.0f}" if timed else '-'
     flops = (f"{r['gflops_per_example'] / ref['gflops_per_example']:.3f}"
              if ref else '-')
     print(f"| {r['name']} | {r['aggregated']}/{r['cells']} | "
-          f"{r['examples_per_s']:.0f} | {r['gflops_per_example']:.3f} | "
+          f"{rate} | {r['gflops_per_example']:.3f} | "
           f"{r['peak_mib']:.0f} | {r['temp_mib_per_example']:.2f} | "
           f"{r['compile_s']:.1f} | {speed} | {flops} |")
 

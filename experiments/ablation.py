@@ -42,23 +42,27 @@ VARIANTS = {
     'rn': (_EXPLORE, [_G20, '--config.model_name=rn']),
     'sum': (_EXPLORE, [_G20, '--config.model_name=sum']),
     'han_sum': (_EXPLORE, [_G20, '--config.model_name=han_sum']),
-    'han_rn_zero_head': (_EXPLORE, [_G20, '--config.model.head_zero_init=true']),
+    'han_rn_zero_head': (_EXPLORE, [
+        _G20, '--config.model.head_zero_init=true']),
     'han_rn_coords_kept': (_EXPLORE, [_G20, '--config.model.coords=kept']),
     'han_rn_zero_head_coords_kept': (_EXPLORE, [
         _G20,
         '--config.model.head_zero_init=true', '--config.model.coords=kept']),
     'han_rn_frac36': (_EXPLORE, [_G20, '--config.model.fraction=0.36']),
-    'han_rn_grid10': (_EXPLORE, [_G20, '--config.model.cnn_features=(24,24,24)']),
+    'han_rn_grid10': (_EXPLORE, [
+        _G20, '--config.model.cnn_features=(24,24,24)']),
     # More images per batch: the CNN sees 160 / g images a step.
     'han_rn_g4': (_EXPLORE, [_G20, '--config.questions_per_image=4']),
     'han_rn_g2': (_EXPLORE, [_G20, '--config.questions_per_image=2']),
     'sum_g4': (_EXPLORE, [_G20, '--config.model_name=sum',
                       '--config.questions_per_image=4']),
     # Start on all cells (the RN), then keep a quarter (decision).
-    'han_rn_sched1000': (_EXPLORE, [_G20, '--config.fraction_schedule=((1000,1.0),)']),
+    'han_rn_sched1000': (_EXPLORE, [
+        _G20, '--config.fraction_schedule=((1000,1.0),)']),
     'han_sum_sched1000': (_EXPLORE, [_G20, '--config.model_name=han_sum',
                                  '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_sched_half': (_EXPLORE, [_G20, '--config.fraction_schedule=((1000,0.5),)']),
+    'han_rn_sched_half': (_EXPLORE, [
+        _G20, '--config.fraction_schedule=((1000,0.5),)']),
     'han_rn_mean': (_EXPLORE, [_G20, '--config.model.rn_pool=mean']),
     'han_rn_mean_sched300': (_EXPLORE, [_G20, '--config.model.rn_pool=mean',
                                     '--config.fraction_schedule=((300,1.0),)']),
@@ -124,7 +128,8 @@ VARIANTS = {
     'from1000_sum_lr5e4': (_EXPLORE, [
         _G20, '--config.fraction_schedule=((1000,1.0),)',
         '--config.optimizer.learning_rate=5e-4']),
-    'rn_mean': (_EXPLORE, [_G20, '--config.model_name=rn', '--config.model.rn_pool=mean']),
+    'rn_mean': (_EXPLORE, [_G20, '--config.model_name=rn',
+                           '--config.model.rn_pool=mean']),
     # The defaults of 2026-11-30 (`make demo`: the fast recipe with 4
     # questions per image and the bootstrapping departures) and their
     # controls at the same recipe and budget (run with --steps=5000).
@@ -151,13 +156,15 @@ def workdir(root: str, variant: str, seed: int) -> str:
   return os.path.join(root, f'{variant}_s{seed}')
 
 
-def last_eval(path: str) -> dict | None:
-  """The run's last eval report, or None."""
+def last_eval(path: str, step: int | None = None) -> dict | None:
+  """The run's last eval report (or its eval at `step`), or None."""
   history = os.path.join(path, 'eval_history.jsonl')
   if not os.path.exists(history):
     return None
   with open(history) as f:
     lines = [json.loads(line) for line in f if line.strip()]
+  if step is not None:
+    lines = [line for line in lines if line['step'] == step]
   return lines[-1] if lines else None
 
 
@@ -208,19 +215,22 @@ def _stat(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
   mean = sum(values) / len(values)
   if len(values) == 1:
     return f'{mean:.{digits}f}'
-  return f'{mean:.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})'
+  low, high = min(values), max(values)
+  return f'{mean:.{digits}f} ({low:.{digits}f}..{high:.{digits}f})'
 
 
 ATTENTION_COLUMNS = ('precision', 'object_cells', 'asked_recall',
                      'asked_recall_at_25', 'relevant_recall')
 
 
-def table(root: str, variants: list[str], seeds: list[int]) -> str:
-  """The markdown table of the variants' final evals."""
+def table(root: str, variants: list[str], seeds: list[int],
+          step: int | None = None) -> str:
+  """The markdown table of the variants' final evals (or those at `step`):
+  the mean over seeds, and (min..max) where there are several."""
   rows = []
   groups = None
   for variant in variants:
-    reports = [r for r in (last_eval(workdir(root, variant, s))
+    reports = [r for r in (last_eval(workdir(root, variant, s), step)
                            for s in seeds) if r is not None]
     if not reports:
       continue
@@ -252,6 +262,8 @@ def main(argv):
   parser.add_argument('--eval_every', type=int, default=1000)
   parser.add_argument('--report', action='store_true',
                       help='only print the table of finished runs')
+  parser.add_argument('--step', type=int, default=None,
+                      help='the table at this eval step, not the last')
   args, extra = parser.parse_known_args(argv)
   variants = args.variants.split(',')
   unknown = [v for v in variants if v not in VARIANTS]
@@ -262,7 +274,7 @@ def main(argv):
     for seed in seeds:
       for variant in variants:
         run(args.root, variant, seed, args.steps, args.eval_every, extra)
-  print(table(args.root, variants, seeds))
+  print(table(args.root, variants, seeds, args.step))
 
 
 if __name__ == '__main__':

@@ -126,7 +126,7 @@ def bootstrapping(c: ml_collections.ConfigDict,
                   all_cells_steps: int = 1000) -> None:
   """The departures from the paper that make HAN's selection bootstrap.
 
-  Decisions (issue 17, docs/sort_of_clevr.md, measured there against the
+  Decisions (issue 17, docs/bootstrapping.md, measured there against the
   paper's mechanism): HAN keeps every cell for the first `all_cells_steps`
   steps (`fraction_schedule`), so every cell's norm learns; the head also
   reads the kept cells' sum beside the RN (`model.rn_sum_skip`), whose
