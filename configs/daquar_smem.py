@@ -23,13 +23,8 @@ Sizes and training (decisions, `base_config.daquar_config` and
 `smem_paper_model`): word/evidence size 512, dropout 0.5, every train answer
 a class, Adam 1e-3, batch 64, 6,000 steps.
 
-Compiled train step on the 7x7x1024 GoogLeNet grid (an input: the
-backbone, 2.89 GFLOP per image at 224x224, runs once per image when
-the grids are extracted). GFLOP/example and peak memory: XLA's cost
-and memory analysis at batch 16 on one CPU device; examples/s: batch
-64 on 2 fake CPU devices, median of 5 steps (`benchmarks/train_step.py`,
-BENCHMARKS.md; 2-core AMD EPYC VM beside other runs, load about 4,
-jax 0.10.2, 2026-11-30):
+Compiled train step on the 7x7x1024 GoogLeNet grid, measured as
+docs/smem_paper.md#cost says (the backbone and the hardware there):
 
   config                GFLOP/ex  peak MiB  temp MiB/ex  train ex/s
   daquar_smem:hops=1       0.218        52         1.68         179

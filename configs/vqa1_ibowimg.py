@@ -21,13 +21,8 @@ Sizes (decisions, `base_config.smem_paper_model`): word vectors 1024,
 dropout 0.5, the 3,000 most frequent train answers, the VQA training of
 `base_config.vqa_config` (Adam 3e-4, batch 128, 50,000 steps).
 
-Compiled train step on the 7x7x1024 GoogLeNet grid (an input: the
-backbone, 2.89 GFLOP per image at 224x224, runs once per image when
-the grids are extracted). GFLOP/example and peak memory: XLA's cost
-and memory analysis at batch 16 on one CPU device; examples/s: batch
-64 on 2 fake CPU devices, median of 5 steps (`benchmarks/train_step.py`,
-BENCHMARKS.md; 2-core AMD EPYC VM beside other runs, load about 4,
-jax 0.10.2, 2026-11-30):
+Compiled train step on the 7x7x1024 GoogLeNet grid, measured as
+docs/smem_paper.md#cost says (the backbone and the hardware there):
 
   config                GFLOP/ex  peak MiB  temp MiB/ex  train ex/s
   vqa1_ibowimg             0.079       470        15.38          56

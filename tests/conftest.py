@@ -1,5 +1,8 @@
 """Test setup: 4 fake CPU devices, so sharded code runs as on 4 chips.
 
+`data_dir` is a fixture: a fresh directory per test module for prepared
+datasets, shared by its tests so a dataset is prepared once per module.
+
 Compiled programs are cached on disk for the session (JAX's persistent
 compilation cache, in a fresh directory each session), shared by the xdist
 workers and the subprocesses the tests start: most tests train the same
@@ -9,6 +12,8 @@ tiny configs.
 import os
 import shutil
 import tempfile
+
+import pytest
 
 # The suite compiles hundreds of small programs and runs each a few steps:
 # LLVM's optimizations cost more than they save (two compile-bound tests
@@ -23,6 +28,11 @@ _OWN_CACHE = 'JAX_COMPILATION_CACHE_DIR' not in os.environ
 if _OWN_CACHE:  # the controller (or a run without xdist): workers inherit it
   os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(
       prefix='hardattn_test_jax_cache_')
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('data'))
 
 
 def pytest_unconfigure(config):

@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
 from hardattn import export
@@ -22,6 +21,7 @@ from hardattn.datasets import clevr
 from hardattn.datasets import daquar
 from hardattn.datasets import vqa
 from tests import daquar_fixture
+from tests import vqa_fixture
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,32 +31,11 @@ def release(tmp_path_factory):
   return daquar_fixture.write_release(str(tmp_path_factory.mktemp('daquar')))
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
-
-
 def tiny(spec, release, data_dir):
   """configs/<spec> on the fixture: tiny GoogLeNet (random), tiny model."""
-  config = cli.load_config(os.path.join(REPO, 'configs', spec))
-  config.data_dir = data_dir
-  c = config.daquar
-  c.manual_dir = release
-  c.backbone = 'googlenet_tiny'
-  c.image_size = 64
-  c.backbone_weights = vqa.RANDOM_WEIGHTS
-  c.extract_batch_size = 4
-  c.heldout_fraction = 0.2
-  for key, value in dict(attention_dim=16, word_embed_dim=16).items():
-    if key in config.model:
-      config.model[key] = value
-  config.data_threads = 0
-  config.batch_size = config.eval_batch_size = 8
-  config.num_train_steps = config.eval_every_steps = 3
-  config.checkpoint_every_steps = 3
-  config.log_every_steps = 1
-  config.num_pictures = 2
-  return config
+  return vqa_fixture.tiny_config(
+      spec, data_dir, 'daquar', vqa_fixture.TINY_SMEM_MODEL,
+      manual_dir=release, backbone='googlenet_tiny', heldout_fraction=0.2)
 
 
 # ---------------------------------------------------------------- Files ----
@@ -219,13 +198,8 @@ def test_trains_evaluates_exports_and_predicts(spec, release, data_dir,
 def test_learns_the_fixture_answers(release, data_dir, tmp_path):
   """The answers depend on the question alone: SMem learns them, so the
   test accuracy and both WUPS reach 1."""
-  config = tiny('daquar_smem.py:hops=1', release, data_dir)
-  config.model.dropout_rate = 0.0
-  config.optimizer.learning_rate = 1e-2
-  config.num_train_steps = config.eval_every_steps = 150
-  config.checkpoint_every_steps = 150
-  config.log_every_steps = 50
-  config.num_pictures = 0
+  config = vqa_fixture.train_to_learn(
+      tiny('daquar_smem.py:hops=1', release, data_dir), 150, 1e-2)
   report = train.train_and_evaluate(config, str(tmp_path))
   assert report['accuracy'] == 1.0
   output = str(tmp_path / 'answers.txt')

@@ -9,7 +9,6 @@ import jax
 import numpy as np
 import pytest
 
-from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
 from hardattn import export
@@ -20,39 +19,20 @@ from hardattn.datasets import vqa
 from hardattn.datasets import vqa_answers
 from tests import vqa_fixture
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 @pytest.fixture(scope='module')
 def release(tmp_path_factory):
   return vqa_fixture.write_vqa_v1(str(tmp_path_factory.mktemp('release')))
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
-
-
 def tiny(spec, release, data_dir):
-  config = cli.load_config(os.path.join(REPO, 'configs', spec))
-  config.data_dir = data_dir
-  c = config.vqa
-  assert c.version == 'vqa_v1' and c.backbone == 'googlenet'
-  c.manual_dir, c.coco_dir = release['vqa1'], release['coco1']
-  c.backbone = 'googlenet_tiny'
-  c.image_size = 64
-  c.backbone_weights = vqa.RANDOM_WEIGHTS
-  c.extract_batch_size = 4
-  c.heldout_fraction = 0.0
-  for key, value in dict(attention_dim=16, word_embed_dim=16).items():
-    if key in config.model:
-      config.model[key] = value
-  config.data_threads = 0
-  config.batch_size = config.eval_batch_size = 8
-  config.num_train_steps = config.eval_every_steps = 3
-  config.checkpoint_every_steps = 3
-  config.log_every_steps = 1
-  config.num_pictures = 2
+  """configs/<spec> on the fixture: tiny GoogLeNet (random), tiny model."""
+  config = vqa_fixture.tiny_config(
+      spec, data_dir, 'vqa', vqa_fixture.TINY_SMEM_MODEL,
+      manual_dir=release['vqa1'], coco_dir=release['coco1'],
+      heldout_fraction=0.0)
+  assert config.vqa.version == 'vqa_v1' and (
+      config.vqa.backbone == 'googlenet')  # SMem-VQA's setting
+  config.vqa.backbone = 'googlenet_tiny'
   return config
 
 

@@ -18,6 +18,11 @@ import os
 import numpy as np
 from PIL import Image
 
+from hardattn import cli
+from hardattn.datasets import vqa
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # image id -> COCO folder.
 IMAGES = {9: 'train2014', 25: 'train2014', 30: 'train2014',
           42: 'val2014', 73: 'val2014', 74: 'val2014'}
@@ -114,6 +119,51 @@ def write_vqa_v2(folder: str) -> dict[str, list[dict]]:
           dict(common, annotations=annotations))
     out[split] = annotations
   return out
+
+
+# Model sizes of the tiny configs of SMem-VQA's setting (SMem, iBOWIMG).
+TINY_SMEM_MODEL = {'attention_dim': 16, 'word_embed_dim': 16}
+
+
+def tiny_config(spec: str, data_dir: str, section: str,
+                model: dict[str, object], **fields):
+  """configs/<spec> shrunk for the CPU tests of a dataset on backbone grids
+  (VQA, VQA v1, DAQUAR): prepared into data_dir, grids of 64x64 images by
+  randomly initialised weights (no converted file), the `model` fields the
+  config has, and 3 steps of 8 examples that checkpoint, evaluate and draw
+  2 pictures. `fields` (where the data is, a tiny backbone) are set last in
+  config.<section>.
+  """
+  config = cli.load_config(os.path.join(REPO, 'configs', spec))
+  config.data_dir = data_dir
+  c = config[section]
+  c.image_size = 64
+  c.backbone_weights = vqa.RANDOM_WEIGHTS
+  c.extract_batch_size = 4
+  c.update(fields)
+  for key, value in model.items():
+    if key in config.model:
+      config.model[key] = value
+  config.data_threads = 0
+  config.batch_size = config.eval_batch_size = 8
+  config.num_train_steps = config.eval_every_steps = 3
+  config.checkpoint_every_steps = 3
+  config.log_every_steps = 1
+  config.num_pictures = 2
+  return config
+
+
+def train_to_learn(config, steps: int, learning_rate: float):
+  """The config for a test that a model learns the fixture's answers: no
+  dropout, `steps` steps at `learning_rate`, one eval and checkpoint at
+  the end, no pictures."""
+  config.model.dropout_rate = 0.0
+  config.optimizer.learning_rate = learning_rate
+  config.num_train_steps = config.eval_every_steps = steps
+  config.checkpoint_every_steps = steps
+  config.log_every_steps = 50
+  config.num_pictures = 0
+  return config
 
 
 def write_release(root: str) -> dict[str, str]:

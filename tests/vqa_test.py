@@ -36,37 +36,16 @@ def release(tmp_path_factory):
   return vqa_fixture.write_release(str(tmp_path_factory.mktemp('release')))
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
-
-
 def tiny(spec, release, data_dir, version='vqacp_v2'):
   """configs/<spec> on the fixture: tiny backbone (random), tiny model."""
-  config = cli.load_config(os.path.join(REPO, 'configs', spec))
-  config.data_dir = data_dir
-  c = config.vqa
-  c.version = version
-  c.eval_split = 'test' if version == 'vqacp_v2' else 'val'
-  c.manual_dir = release['vqacp' if version == 'vqacp_v2' else 'vqa']
-  c.coco_dir = release['coco']
-  c.backbone = 'tiny'
-  c.image_size = 64
-  c.backbone_weights = vqa.RANDOM_WEIGHTS
-  c.extract_batch_size = 4
-  c.heldout_fraction = 0.25
-  for key, value in dict(word_embed_dim=8, lstm_dim=16, fusion_features=(16,),
-                         g_features=(16, 16), f_features=(16,),
-                         attention_dim=16).items():
-    if key in config.model:
-      config.model[key] = value
-  config.data_threads = 0
-  config.batch_size = config.eval_batch_size = 8
-  config.num_train_steps = config.eval_every_steps = 3
-  config.checkpoint_every_steps = 3
-  config.log_every_steps = 1
-  config.num_pictures = 2
-  return config
+  return vqa_fixture.tiny_config(
+      spec, data_dir, 'vqa',
+      dict(word_embed_dim=8, lstm_dim=16, fusion_features=(16,),
+           g_features=(16, 16), f_features=(16,), attention_dim=16),
+      version=version,
+      eval_split='test' if version == 'vqacp_v2' else 'val',
+      manual_dir=release['vqacp' if version == 'vqacp_v2' else 'vqa'],
+      coco_dir=release['coco'], backbone='tiny', heldout_fraction=0.25)
 
 
 # ---------------------------------------------------------------- Files ----
@@ -415,13 +394,8 @@ def test_learns_the_fixture_answers(release, data_dir, tmp_path):
   """The fixture's answers depend on the question alone: a model trained on
   the soft targets learns them, and its official test accuracy reaches the
   best any single answer per question can get."""
-  config = tiny('vqacp_han_sum.py', release, data_dir)
-  config.model.dropout_rate = 0.0
-  config.optimizer.learning_rate = 3e-3
-  config.num_train_steps = config.eval_every_steps = 200
-  config.checkpoint_every_steps = 200
-  config.log_every_steps = 50
-  config.num_pictures = 0
+  config = vqa_fixture.train_to_learn(
+      tiny('vqacp_han_sum.py', release, data_dir), 200, 3e-3)
   report = train.train_and_evaluate(config, str(tmp_path))
   _, meta = vqa.get_split(config, 'test', batch_size=8)
   best = np.mean([max(vqa_answers.vqa_accuracy(a, answers)

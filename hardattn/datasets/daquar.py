@@ -222,11 +222,8 @@ def question_type(answer: str) -> int:
 # ---------------------------------------------------------------- TFDS ----
 
 
-class DaquarQuestionsConfig(tfds.core.BuilderConfig):
-
-  def __init__(self, *, version_name: str, **kwargs):
-    super().__init__(name=version_name, description=version_name, **kwargs)
-    self.version_name = version_name
+class DaquarQuestionsConfig(vqa.VqaQuestionsConfig):
+  """One per DAQUAR version ('reduced', 'full')."""
 
 
 class DaquarQuestions(tfds.core.GeneratorBasedBuilder):
@@ -277,16 +274,8 @@ class DaquarQuestions(tfds.core.GeneratorBasedBuilder):
                 'question_type': question_type(e['answer'])}
 
 
-class DaquarGridsConfig(tfds.core.BuilderConfig):
-
-  def __init__(self, *, backbone: str, image_size: int, stages: int,
-               **kwargs):
-    super().__init__(name=f'{backbone}_{image_size}_s{stages}',
-                     description=f'{backbone} stage-{stages} grid at '
-                     f'{image_size}x{image_size}.', **kwargs)
-    self.backbone = backbone
-    self.image_size = image_size
-    self.stages = stages
+class DaquarGridsConfig(vqa.CocoGridsConfig):
+  """The backbone, its input size and depth (named as COCO's grids)."""
 
 
 class DaquarGrids(tfds.core.GeneratorBasedBuilder):
@@ -302,23 +291,7 @@ class DaquarGrids(tfds.core.GeneratorBasedBuilder):
                                        stages=4)]
 
   def _info(self) -> tfds.core.DatasetInfo:
-    cfg = self.builder_config
-    grid, channels = vqa.grid_spec(cfg.backbone, cfg.image_size, cfg.stages)
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=cfg.description,
-        features=tfds.features.FeaturesDict({
-            'image_id': tfds.features.Tensor(shape=(), dtype=np.int32),
-            'grid': tfds.features.Tensor(
-                shape=(grid, grid, channels), dtype=np.float16,
-                encoding=tfds.features.Encoding.BYTES),
-            'thumbnail': tfds.features.Tensor(
-                shape=(vqa.THUMBNAIL_SIZE, vqa.THUMBNAIL_SIZE, 3),
-                dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB),
-        }),
-        metadata=tfds.core.MetadataDict(),
-        homepage=HOMEPAGE,
-        disable_shuffling=True)
+    return vqa.grids_info(self, HOMEPAGE)
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -342,16 +315,9 @@ def builders(data_dir: str, version: str, *, backbone: str = 'googlenet',
   if version not in VERSIONS:
     raise errors.UserError(f'config.daquar.version must be one of '
                            f'{VERSIONS}, got {version!r}.')
-  data_dir = os.path.expanduser(data_dir)
-  grids_config = DaquarGridsConfig(backbone=backbone, image_size=image_size,
-                                   stages=stages)
-  if grids_config.name == DaquarGrids.BUILDER_CONFIGS[0].name:
-    grids_config = grids_config.name
-  with pipeline.no_custom_config_warning():
-    return (DaquarQuestions(data_dir=data_dir, config=version,
-                            file_format='array_record'),
-            DaquarGrids(data_dir=data_dir, config=grids_config,
-                        file_format='array_record'))
+  return vqa.grid_builders(DaquarQuestions, DaquarGrids, data_dir, version,
+                           backbone=backbone, image_size=image_size,
+                           stages=stages)
 
 
 def prepare_questions(data_dir: str, version: str, manual_dir: str | None,
@@ -404,14 +370,9 @@ def prepare_grids(data_dir: str, questions: DaquarQuestions,
           f'{os.path.join(image_dir, IMAGE_FOLDER, image_filename(image_id))}'
           ' is missing (a question names it).')
     paths[image_id] = path
-  builder.forward = vqa.backbone_forward(backbone, stages, weights_path)
+  forward = vqa.backbone_forward(backbone, stages, weights_path)
   builder.paths = paths
-  builder.weights_path = weights_path
-  builder.batch_size = batch_size
-  tfds.disable_progress_bar()
-  logging.info('Extracting %s grids into %s', builder.builder_config.name,
-               builder.data_dir)
-  builder.download_and_prepare(file_format='array_record')
+  vqa.extract_into(builder, forward, weights_path, batch_size)
   return builders(data_dir, VERSIONS[0], backbone=backbone,
                   image_size=image_size, stages=stages)[1]
 
@@ -464,49 +425,24 @@ class Grids:
     return self.record(image_id)['thumbnail']
 
 
-def _text(value: Any) -> str:
-  return value.decode() if isinstance(value, bytes) else value
-
-
-class QuestionSource(Sequence):
+class QuestionSource(vqa.QuestionRecords):
   """One example per question: image grid, tokens, answer class.
 
   Keys: image float16 [g, g, C], question int32 [T], answer int32 [] (the
   canonical answer's class, -1 if not a class), answer_ids int32 [1] and
   answer_scores float32 [1] (the training target; none where the answer is
   not a class, which then adds no loss), question_type int32 [], image_id
-  int32 [].
+  int32 []. `images` is called with the image number.
   """
 
-  def __init__(self, records: Sequence[Mapping[str, Any]],
-               images: Callable[[int], np.ndarray] | None, md: Metadata,
-               max_length: int, indices: np.ndarray | None = None):
-    self._records = records
-    self._images = images
-    self._md = md
-    self._max_length = max_length
-    self._indices = (np.arange(len(records)) if indices is None
-                     else np.asarray(indices))
-
-  def __len__(self) -> int:
-    return len(self._indices)
-
-  def record(self, index: int) -> Mapping[str, Any]:
-    return self._records[int(self._indices[index])]
-
   def __getitem__(self, index: int) -> dict[str, Any]:
-    if not 0 <= index < len(self):
-      raise IndexError(index)
-    r = self.record(index)
-    ids = self._md.vocab.encode(question_words(_text(r['question'])))
-    tokens = np.zeros(self._max_length, np.int32)
-    ids = ids[:self._max_length]
-    tokens[:len(ids)] = ids
-    answer = self._md.answer_index.get(canonical(_text(r['answer'])), -1)
+    r = self._checked(index)
+    answer = self._md.answer_index.get(canonical(vqa.as_text(r['answer'])),
+                                       -1)
     image_id = int(r['image_id'])
     return {
         'image': self._images(image_id),
-        'question': tokens,
+        'question': self._tokens(question_words(vqa.as_text(r['question']))),
         'answer': np.int32(answer),
         'answer_ids': np.array([answer], np.int32),
         'answer_scores': np.array([1.0 if answer >= 0 else 0.0], np.float32),
@@ -515,25 +451,14 @@ class QuestionSource(Sequence):
     }
 
 
-def _meta(config: Any, md: Metadata, *, num_train: int, num_eval: int,
-          eval_split: str, picture_fn=None) -> pipeline.DatasetMeta:
+def _meta(config: Any, md: Metadata, **kwargs) -> pipeline.DatasetMeta:
+  """`vqa.token_meta` of DAQUAR, on the backbone's float16 grids: kwargs
+  from num_train on."""
   c = config.daquar
   side, channels = vqa.grid_spec(c.backbone, c.image_size, c.backbone_stages)
-  return pipeline.DatasetMeta(
-      name=NAME,
-      num_answers=len(md.answers),
-      answer_names=md.answers,
-      question_kind='tokens',
-      question_shape=(c.max_question_length,),
-      vocab_size=len(md.vocab.tokens),
-      question_types=QUESTION_TYPES,
-      image_shape=(side, side, channels),
-      image_dtype='float16',
-      num_train_examples=num_train,
-      num_eval_examples=num_eval,
-      eval_split=eval_split,
-      question_text=md.vocab.decode,
-      picture_fn=picture_fn)
+  return vqa.token_meta(NAME, md, c, QUESTION_TYPES,
+                        image_shape=(side, side, channels),
+                        image_dtype='float16', **kwargs)
 
 
 # DAQUAR's sizes for benchmarks without data: our tokenizer's vocabulary
@@ -590,22 +515,8 @@ def _open(config: Any):
 
 def _source(q_builder, images, md, split, config) -> QuestionSource:
   c = config.daquar
-  stored = 'train' if split == HELDOUT else split
-  if stored not in q_builder.info.splits:
-    raise errors.UserError(f'DAQUAR has no {split!r} split; it has '
-                           f"{sorted(q_builder.info.splits) + [HELDOUT]}.")
-  if md is not None:
-    clevr.check_lengths(md.vocab, stored, c, 'daquar', 'DAQUAR')
-  records = q_builder.as_data_source(stored)
-  indices = None
-  if stored == 'train':
-    train, heldout = vqa.heldout_indices(len(records), c.heldout_fraction,
-                                         c.heldout_seed)
-    indices = heldout if split == HELDOUT else train
-    if not len(indices):
-      raise errors.UserError(
-          f'The {split} split is empty: set config.daquar.heldout_fraction '
-          f'(now {c.heldout_fraction}) so both parts have questions.')
+  records, indices = vqa.split_records(q_builder, split, c, md,
+                                       section='daquar', name='DAQUAR')
   return QuestionSource(records, images, md, c.max_question_length, indices)
 
 
@@ -629,13 +540,10 @@ def get_dataset(config: Any, *, process_index: int = 0,
   q_builder, images, md = _open(config)
   train_source = _source(q_builder, images, md, 'train', config)
   eval_source = _source(q_builder, images, md, c.eval_split, config)
-  train_iter = pipeline.train_iterator(
-      train_source, batch_size=train_batch, seed=config.data_seed,
-      process_index=process_index, process_count=process_count,
-      num_threads=config.data_threads, num_workers=config.data_workers)
-  eval_iter_fn = pipeline.eval_iterable_fn(
-      eval_source, batch_size=eval_batch, process_index=process_index,
-      process_count=process_count, num_threads=config.data_threads)
+  train_iter, eval_iter_fn = vqa.iterators(
+      config, train_source, eval_source, train_batch=train_batch,
+      eval_batch=eval_batch, process_index=process_index,
+      process_count=process_count)
   return train_iter, eval_iter_fn, _meta(
       config, md, num_train=len(train_source), num_eval=len(eval_source),
       eval_split=c.eval_split, picture_fn=_picture_fn(images))
@@ -645,20 +553,16 @@ def get_split(config: Any, split: str, *, batch_size: int
               ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
                          pipeline.DatasetMeta]:
   """An in-order pass over 'train', 'test' or 'heldout'."""
-  q_builder, images, md = _open(config)
-  source = _source(q_builder, images, md, split, config)
-  iter_fn = pipeline.eval_iterable_fn(source, batch_size=batch_size,
-                                      num_threads=config.data_threads)
-  return iter_fn, _meta(
-      config, md, num_train=q_builder.info.splits['train'].num_examples,
-      num_eval=len(source), eval_split=split, picture_fn=_picture_fn(images))
+  return vqa.split_pass(config, split, batch_size, open_fn=_open,
+                        source_fn=_source, meta_fn=_meta,
+                        picture_fn=_picture_fn)
 
 
 def true_answers(config: Any, split: str) -> list[str]:
   """The split's answer lines as given, in `get_split`'s order."""
   q_builder, _ = builders(config.data_dir, config.daquar.version)
   source = _source(q_builder, None, None, split, config)
-  return [_text(source.record(i)['answer']) for i in range(len(source))]
+  return [vqa.as_text(source.record(i)['answer']) for i in range(len(source))]
 
 
 def write_results(config: Any, split: str, answers: Sequence[str],
@@ -703,13 +607,7 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
   vocab = clevr.vocabulary_of(meta_)
   if vocab is None:
     vocab = clevr.load_vocabulary(builders(config.data_dir, c.version)[0])
-  return dict(clevr.token_inputs(vocab, c),
-              image_input='features',
-              image_size=[int(c.image_size)] * 2,
-              image_dtype='uint8',
-              backbone=c.backbone,
-              backbone_stages=int(c.backbone_stages),
-              backbone_weights=c.backbone_weights)
+  return vqa.backbone_inputs(vocab, c, 'features')
 
 
 def encode_question(text: str, inputs: Mapping[str, Any]) -> np.ndarray:

@@ -437,25 +437,7 @@ class CocoGrids(tfds.core.GeneratorBasedBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = 'COCO 2014 train2014/ and val2014/ folders.'
 
   def _info(self) -> tfds.core.DatasetInfo:
-    cfg = self.builder_config
-    grid, channels = grid_spec(cfg.backbone, cfg.image_size, cfg.stages)
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=cfg.description,
-        features=tfds.features.FeaturesDict({
-            'image_id': tfds.features.Tensor(shape=(), dtype=np.int32),
-            # Raw bytes: TFDS would otherwise store float16 as a float32
-            # list (twice the size, and a slow list -> array conversion).
-            'grid': tfds.features.Tensor(
-                shape=(grid, grid, channels), dtype=np.float16,
-                encoding=tfds.features.Encoding.BYTES),
-            'thumbnail': tfds.features.Tensor(
-                shape=(THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), dtype=np.uint8,
-                encoding=tfds.features.Encoding.ZLIB),
-        }),
-        metadata=tfds.core.MetadataDict(),
-        homepage='https://cocodataset.org/',
-        disable_shuffling=True)
+    return grids_info(self, 'https://cocodataset.org/')
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -473,6 +455,31 @@ class CocoGrids(tfds.core.GeneratorBasedBuilder):
     for index, (image_id, grid, thumb) in enumerate(extract_grids(
         paths, ids, forward, image_size=size, batch_size=self.batch_size)):
       yield index, {'image_id': image_id, 'grid': grid, 'thumbnail': thumb}
+
+
+def grids_info(builder: tfds.core.GeneratorBasedBuilder, homepage: str
+               ) -> tfds.core.DatasetInfo:
+  """The DatasetInfo of a grids builder (COCO's, DAQUAR's), whose config is
+  a `CocoGridsConfig`: one record per image, its grid and thumbnail."""
+  cfg = builder.builder_config
+  grid, channels = grid_spec(cfg.backbone, cfg.image_size, cfg.stages)
+  return tfds.core.DatasetInfo(
+      builder=builder,
+      description=cfg.description,
+      features=tfds.features.FeaturesDict({
+          'image_id': tfds.features.Tensor(shape=(), dtype=np.int32),
+          # Raw bytes: TFDS would otherwise store float16 as a float32
+          # list (twice the size, and a slow list -> array conversion).
+          'grid': tfds.features.Tensor(
+              shape=(grid, grid, channels), dtype=np.float16,
+              encoding=tfds.features.Encoding.BYTES),
+          'thumbnail': tfds.features.Tensor(
+              shape=(THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), dtype=np.uint8,
+              encoding=tfds.features.Encoding.ZLIB),
+      }),
+      metadata=tfds.core.MetadataDict(),
+      homepage=homepage,
+      disable_shuffling=True)
 
 
 def coco_images(coco_dir: str | None) -> dict[str, list[int]]:
@@ -653,19 +660,35 @@ def builders(data_dir: str, version: str, *, backbone: str = 'resnet101',
              image_size: int = 448, stages: int = 4
              ) -> tuple[VqaQuestions, CocoGrids]:
   """The questions and grids builders under data_dir (maybe unprepared)."""
-  data_dir = os.path.expanduser(data_dir)
   if version not in VERSIONS:
     raise errors.UserError(f'config.vqa.version must be one of {VERSIONS}, '
                            f'got {version!r}.')
-  grids_config = CocoGridsConfig(backbone=backbone, image_size=image_size,
-                                 stages=stages)
-  if grids_config.name == CocoGrids.BUILDER_CONFIGS[0].name:
+  return grid_builders(VqaQuestions, CocoGrids, data_dir, version,
+                       backbone=backbone, image_size=image_size,
+                       stages=stages)
+
+
+def grid_builders(questions: type[tfds.core.GeneratorBasedBuilder],
+                  grids: type[tfds.core.GeneratorBasedBuilder],
+                  data_dir: str, version: str, *, backbone: str,
+                  image_size: int, stages: int) -> tuple[Any, Any]:
+  """The questions builder of `version` and the grids builder of the
+  backbone under data_dir (VQA's, DAQUAR's; maybe unprepared).
+
+  The grids config is passed by name where it is the builder's own, so TFDS
+  reads the prepared one without a custom-config warning.
+  """
+  data_dir = os.path.expanduser(data_dir)
+  default = grids.BUILDER_CONFIGS[0]
+  grids_config = type(default)(backbone=backbone, image_size=image_size,
+                               stages=stages)
+  if grids_config.name == default.name:
     grids_config = grids_config.name
   with pipeline.no_custom_config_warning():
-    return (VqaQuestions(data_dir=data_dir, config=version,
-                         file_format='array_record'),
-            CocoGrids(data_dir=data_dir, config=grids_config,
-                      file_format='array_record'))
+    return (questions(data_dir=data_dir, config=version,
+                      file_format='array_record'),
+            grids(data_dir=data_dir, config=grids_config,
+                  file_format='array_record'))
 
 
 def prepare_questions(data_dir: str, version: str, manual_dir: str | None
@@ -705,16 +728,26 @@ def prepare_grids(data_dir: str, coco_dir: str | None, weights_path: str | None,
     return builder
   coco_images(coco_dir)  # fails early, naming the folders
   # Also before TFDS starts: a missing or mismatched weights file.
-  builder.forward = backbone_forward(backbone, stages, weights_path)
+  forward = backbone_forward(backbone, stages, weights_path)
   builder.coco_dir = os.path.expanduser(coco_dir)
+  extract_into(builder, forward, weights_path, batch_size)
+  return builders(data_dir, VERSIONS[0], backbone=backbone,
+                  image_size=image_size, stages=stages)[1]
+
+
+def extract_into(builder: tfds.core.GeneratorBasedBuilder,
+                 forward: Callable[[np.ndarray], np.ndarray],
+                 weights_path: str | None, batch_size: int) -> None:
+  """Prepares a grids builder (COCO's, DAQUAR's) whose image locations the
+  caller has set: its _split_generators reads `forward`, `weights_path`
+  (for the metadata) and `batch_size` off the builder."""
+  builder.forward = forward
   builder.weights_path = weights_path
   builder.batch_size = batch_size
   tfds.disable_progress_bar()
   logging.info('Extracting %s grids into %s', builder.builder_config.name,
                builder.data_dir)
   builder.download_and_prepare(file_format='array_record')
-  return builders(data_dir, VERSIONS[0], backbone=backbone,
-                  image_size=image_size, stages=stages)[1]
 
 
 def prepare_command(data_dir: str, version: str, what: str = 'all') -> str:
@@ -819,35 +852,35 @@ class JpegImages:
     return thumbnail(self(coco_split, image_id))
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+  """A stored Text feature as str (array_record sources give bytes)."""
   return value.decode() if isinstance(value, bytes) else value
 
 
-def _padded(values: Sequence[Any], length: int, fill: Any, dtype) -> np.ndarray:
+def padded(values: Sequence[Any], length: int, fill: Any, dtype
+           ) -> np.ndarray:
+  """[length] of dtype: values, cut to length, then `fill`."""
   out = np.full(length, fill, dtype)
   out[:len(values)] = values[:length]
   return out
 
 
-class QuestionSource(Sequence):
-  """One example per question: image (grid or pixels), tokens, answers.
+class QuestionRecords(Sequence):
+  """A split's stored question records (or those at `indices`) as examples.
 
-  Keys: image, question int32 [T], answer int32 [] (the best-scoring
-  vocabulary answer, -1 if none), answer_ids int32 [10] and answer_scores
-  float32 [10] (soft targets, -1 / 0 padded), credit_ids int32 [10] and
-  credit float32 [10] (official accuracy of predicting each listed answer;
-  any other scores 0), question_type int32 [], image_id int32 [] and
-  coco_split int32 [] (to find the picture).
+  What VQA's and DAQUAR's sources share; each subclass's `__getitem__`
+  encodes a record's image and answers its dataset's way, starting from
+  `_checked(index)` and `_tokens(text)`.
   """
 
-  def __init__(self, questions: Sequence[Mapping[str, Any]],
-               images: Callable[[int, int], np.ndarray], md: Metadata,
+  def __init__(self, records: Sequence[Mapping[str, Any]],
+               images: Callable[..., np.ndarray] | None, md: Any,
                max_length: int, indices: np.ndarray | None = None):
-    self._questions = questions
+    self._records = records
     self._images = images
     self._md = md
     self._max_length = max_length
-    self._indices = (np.arange(len(questions)) if indices is None
+    self._indices = (np.arange(len(records)) if indices is None
                      else np.asarray(indices))
 
   def __len__(self) -> int:
@@ -855,14 +888,36 @@ class QuestionSource(Sequence):
 
   def record(self, index: int) -> Mapping[str, Any]:
     """The stored question record of example `index`."""
-    return self._questions[int(self._indices[index])]
+    return self._records[int(self._indices[index])]
 
-  def __getitem__(self, index: int) -> dict[str, Any]:
+  def _checked(self, index: int) -> Mapping[str, Any]:
+    """record(index); IndexError outside [0, len), which ends iteration
+    (a negative index would otherwise read from the end)."""
     if not 0 <= index < len(self):
       raise IndexError(index)
-    q = self.record(index)
-    ids = self._md.vocab.encode(_text(q['question']))[:self._max_length]
-    answers = json.loads(_text(q['answers']))
+    return self.record(index)
+
+  def _tokens(self, words: str) -> np.ndarray:
+    """int32 [max_length]: the words' token ids, cut to fit, 0-padded."""
+    ids = self._md.vocab.encode(words)[:self._max_length]
+    return padded(ids, self._max_length, 0, np.int32)
+
+
+class QuestionSource(QuestionRecords):
+  """One example per question: image (grid or pixels), tokens, answers.
+
+  Keys: image, question int32 [T], answer int32 [] (the best-scoring
+  vocabulary answer, -1 if none), answer_ids int32 [10] and answer_scores
+  float32 [10] (soft targets, -1 / 0 padded), credit_ids int32 [10] and
+  credit float32 [10] (official accuracy of predicting each listed answer;
+  any other scores 0), question_type int32 [], image_id int32 [] and
+  coco_split int32 [] (to find the picture). `images` is called with
+  (coco split index, image id).
+  """
+
+  def __getitem__(self, index: int) -> dict[str, Any]:
+    q = self._checked(index)
+    answers = json.loads(as_text(q['answers']))
     target_ids, scores = vqa_answers.soft_targets(answers,
                                                   self._md.answer_index)
     credit_ids, credit = vqa_answers.answer_accuracies(
@@ -871,12 +926,12 @@ class QuestionSource(Sequence):
     coco_split, image_id = int(q['coco_split']), int(q['image_id'])
     return {
         'image': self._images(coco_split, image_id),
-        'question': _padded(ids, self._max_length, 0, np.int32),
+        'question': self._tokens(as_text(q['question'])),
         'answer': np.int32(best),
-        'answer_ids': _padded(target_ids, MAX_ANSWERS, -1, np.int32),
-        'answer_scores': _padded(scores, MAX_ANSWERS, 0, np.float32),
-        'credit_ids': _padded(credit_ids, MAX_ANSWERS, -1, np.int32),
-        'credit': _padded(credit, MAX_ANSWERS, 0, np.float32),
+        'answer_ids': padded(target_ids, MAX_ANSWERS, -1, np.int32),
+        'answer_scores': padded(scores, MAX_ANSWERS, 0, np.float32),
+        'credit_ids': padded(credit_ids, MAX_ANSWERS, -1, np.int32),
+        'credit': padded(credit, MAX_ANSWERS, 0, np.float32),
         'question_type': np.int32(max(int(q['question_type']), 0)),
         'image_id': np.int32(image_id),
         'coco_split': np.int32(coco_split),
@@ -897,18 +952,20 @@ def heldout_indices(num_train: int, fraction: float, seed: int
   return np.sort(order[n:]), np.sort(order[:n])
 
 
-def _meta(config: Any, md: Metadata, *, image_shape, image_dtype,
-          num_train: int, num_eval: int, eval_split: str,
-          picture_fn=None) -> pipeline.DatasetMeta:
-  c = config.vqa
+def token_meta(name: str, md: Any, c: Any, question_types: Sequence[str], *,
+               image_shape, image_dtype, num_train: int, num_eval: int,
+               eval_split: str, picture_fn=None) -> pipeline.DatasetMeta:
+  """The DatasetMeta of a dataset of token questions and answer classes
+  (VQA's, DAQUAR's): md holds `vocab` and `answers`, c is its config
+  section (max_question_length)."""
   return pipeline.DatasetMeta(
-      name=NAME,
+      name=name,
       num_answers=len(md.answers),
       answer_names=md.answers,
       question_kind='tokens',
       question_shape=(c.max_question_length,),
       vocab_size=len(md.vocab.tokens),
-      question_types=md.question_types,
+      question_types=question_types,
       image_shape=tuple(image_shape),
       image_dtype=image_dtype,
       num_train_examples=num_train,
@@ -916,6 +973,14 @@ def _meta(config: Any, md: Metadata, *, image_shape, image_dtype,
       eval_split=eval_split,
       question_text=md.vocab.decode,
       picture_fn=picture_fn)
+
+
+def _meta(config: Any, md: Metadata, **kwargs) -> pipeline.DatasetMeta:
+  """`token_meta` of VQA, on the config's images: kwargs from num_train
+  on."""
+  shape, dtype = _image_spec(config)
+  return token_meta(NAME, md, config.vqa, md.question_types,
+                    image_shape=shape, image_dtype=dtype, **kwargs)
 
 
 def _image_spec(config: Any) -> tuple[tuple[int, ...], str]:
@@ -943,9 +1008,7 @@ def nominal_meta(config: Any) -> pipeline.DatasetMeta:
           NOMINAL_VOCAB_SIZE - 2)), (), {})
   md.question_types = NOMINAL_QUESTION_TYPES
   md.answers = tuple(f'a{i}' for i in range(c.num_answers))
-  shape, dtype = _image_spec(config)
-  return _meta(config, md, image_shape=shape, image_dtype=dtype,
-               num_train=438_183, num_eval=219_928, eval_split=c.eval_split)
+  return _meta(config, md, num_train=438_183, num_eval=219_928, eval_split=c.eval_split)
 
 
 def _open(config: Any):
@@ -994,15 +1057,35 @@ def _open(config: Any):
   return q_builder, images, md
 
 
-def _source(q_builder, images, md, split, config) -> QuestionSource:
-  c = config.vqa
+def split_records(q_builder: tfds.core.GeneratorBasedBuilder, split: str,
+                  c: Any, md: Any, *, section: str, name: str
+                  ) -> tuple[Sequence[Mapping[str, Any]], np.ndarray | None]:
+  """(records, indices) of a split of prepared questions (VQA's, DAQUAR's).
+
+  'train' and HELDOUT are the two seeded parts of the stored train split
+  (`heldout_indices`); other splits are stored whole (indices None).
+
+  Args:
+    q_builder: the prepared questions.
+    split: a stored split or HELDOUT.
+    c: the dataset's config section (max_question_length, long_questions,
+      heldout_fraction, heldout_seed).
+    md: its Metadata, whose vocabulary the question lengths are checked
+      against; None to skip the check (answers only).
+    section: the config section's name, for messages ('vqa').
+    name: the dataset's name, for messages.
+
+  Raises:
+    errors.UserError: an unknown split, an empty part, or long questions
+      the config refuses.
+  """
   stored = 'train' if split == HELDOUT else split
   if stored not in q_builder.info.splits:
     raise errors.UserError(
-        f'{c.version} has no {split!r} split; it has '
+        f'{name} has no {split!r} split; it has '
         f'{sorted(q_builder.info.splits) + [HELDOUT]}.')
   if md is not None:
-    clevr.check_lengths(md.vocab, stored, c, 'vqa', c.version)
+    clevr.check_lengths(md.vocab, stored, c, section, name)
   records = q_builder.as_data_source(stored)
   indices = None
   if stored == 'train':
@@ -1011,9 +1094,34 @@ def _source(q_builder, images, md, split, config) -> QuestionSource:
     indices = heldout if split == HELDOUT else train
     if not len(indices):
       raise errors.UserError(
-          f'The {split} split is empty: set config.vqa.heldout_fraction '
-          f'(now {c.heldout_fraction}) so both parts have questions.')
+          f'The {split} split is empty: set config.{section}.'
+          f'heldout_fraction (now {c.heldout_fraction}) so both parts have '
+          'questions.')
+  return records, indices
+
+
+def _source(q_builder, images, md, split, config) -> QuestionSource:
+  c = config.vqa
+  records, indices = split_records(q_builder, split, c, md, section='vqa',
+                                   name=c.version)
   return QuestionSource(records, images, md, c.max_question_length, indices)
+
+
+def iterators(config: Any, train_source: Sequence[Any],
+              eval_source: Sequence[Any], *, train_batch: int,
+              eval_batch: int, process_index: int, process_count: int
+              ) -> tuple[Iterator[pipeline.Batch],
+                         Callable[[], Iterator[pipeline.Batch]]]:
+  """(train iterator, eval iterable factory) of this process over two
+  sources, with the config's seed and threads (VQA's, DAQUAR's)."""
+  train_iter = pipeline.train_iterator(
+      train_source, batch_size=train_batch, seed=config.data_seed,
+      process_index=process_index, process_count=process_count,
+      num_threads=config.data_threads, num_workers=config.data_workers)
+  eval_iter_fn = pipeline.eval_iterable_fn(
+      eval_source, batch_size=eval_batch, process_index=process_index,
+      process_count=process_count, num_threads=config.data_threads)
+  return train_iter, eval_iter_fn
 
 
 def _picture_fn(images) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
@@ -1051,17 +1159,12 @@ def get_dataset(
   q_builder, images, md = _open(config)
   train_source = _source(q_builder, images, md, 'train', config)
   eval_source = _source(q_builder, images, md, c.eval_split, config)
-  train_iter = pipeline.train_iterator(
-      train_source, batch_size=train_batch, seed=config.data_seed,
-      process_index=process_index, process_count=process_count,
-      num_threads=config.data_threads, num_workers=config.data_workers)
-  eval_iter_fn = pipeline.eval_iterable_fn(
-      eval_source, batch_size=eval_batch, process_index=process_index,
-      process_count=process_count, num_threads=config.data_threads)
-  shape, dtype = _image_spec(config)
+  train_iter, eval_iter_fn = iterators(
+      config, train_source, eval_source, train_batch=train_batch,
+      eval_batch=eval_batch, process_index=process_index,
+      process_count=process_count)
   return train_iter, eval_iter_fn, _meta(
-      config, md, image_shape=shape, image_dtype=dtype,
-      num_train=len(train_source), num_eval=len(eval_source),
+      config, md, num_train=len(train_source), num_eval=len(eval_source),
       eval_split=c.eval_split, picture_fn=_picture_fn(images))
 
 
@@ -1103,15 +1206,26 @@ def get_split(config: Any, split: str, *, batch_size: int
               ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
                          pipeline.DatasetMeta]:
   """An in-order pass over a split ('train', 'test', 'val' or 'heldout')."""
-  q_builder, images, md = _open(config)
-  source = _source(q_builder, images, md, split, config)
+  return split_pass(config, split, batch_size, open_fn=_open,
+                    source_fn=_source, meta_fn=_meta, picture_fn=_picture_fn)
+
+
+def split_pass(config: Any, split: str, batch_size: int, *,
+               open_fn: Callable[..., Any], source_fn: Callable[..., Any],
+               meta_fn: Callable[..., pipeline.DatasetMeta],
+               picture_fn: Callable[[Any], Any]
+               ) -> tuple[Callable[[], Iterator[pipeline.Batch]],
+                          pipeline.DatasetMeta]:
+  """`get_split` of a dataset laid out as VQA (VQA's, DAQUAR's), from its
+  own `_open`, `_source`, `_meta` and `_picture_fn`: an in-order pass over
+  one split, and its DatasetMeta."""
+  q_builder, images, md = open_fn(config)
+  source = source_fn(q_builder, images, md, split, config)
   iter_fn = pipeline.eval_iterable_fn(source, batch_size=batch_size,
                                       num_threads=config.data_threads)
-  shape, dtype = _image_spec(config)
-  return iter_fn, _meta(
-      config, md, image_shape=shape, image_dtype=dtype,
-      num_train=q_builder.info.splits['train'].num_examples,
-      num_eval=len(source), eval_split=split, picture_fn=_picture_fn(images))
+  return iter_fn, meta_fn(
+      config, md, num_train=q_builder.info.splits['train'].num_examples,
+      num_eval=len(source), eval_split=split, picture_fn=picture_fn(images))
 
 
 # ----------------------------------------------------------- Prediction ----
@@ -1131,8 +1245,16 @@ def prediction_inputs(config: Any, meta_: pipeline.DatasetMeta
   if vocab is None:
     q_builder, _ = builders(config.data_dir, c.version)
     vocab = clevr.load_vocabulary(q_builder)
+  return backbone_inputs(vocab, c, c.image_input)
+
+
+def backbone_inputs(vocab: clevr.Vocabulary, c: Any, image_input: str
+                    ) -> dict[str, Any]:
+  """Predicting's inputs of a dataset on backbone grids or pixels (VQA's,
+  DAQUAR's): the question tokens, the image at c.image_size, and the
+  backbone that made the grids (config section c)."""
   return dict(clevr.token_inputs(vocab, c),
-              image_input=c.image_input,
+              image_input=image_input,
               image_size=[int(c.image_size)] * 2,
               image_dtype='uint8',
               backbone=c.backbone,
