@@ -236,7 +236,8 @@ def table(root: str, variants: list[str], seeds: list[int],
       continue
     if groups is None:
       groups = [g for g, _ in reports[0]['table']]
-    cells = [variant, str(len(reports)), f"{reports[0]['step']:,}",
+    steps = sorted({r['step'] for r in reports})  # several: unfinished runs
+    cells = [variant, str(len(reports)), '/'.join(f'{n:,}' for n in steps),
              _stat([r['train_wall_clock_s'] for r in reports], 1 / 60)]
     cells += [_stat([dict(r['table'])[g] for r in reports]) for g in groups]
     cells.append(_stat([r['fraction_kept'] for r in reports], digits=0))

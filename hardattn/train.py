@@ -800,8 +800,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       # No eval after SIGTERM: a preempted VM has seconds.
       eval_now = (step % config.eval_every_steps == 0 or is_last) and (
           is_last or not stop)
+      # Evals see the model as trained so far: the phase of the last step
+      # (at a switch of fraction_schedule, not yet the next phase's).
       if eval_now:  # before the save, so a resumed run has the same state
-        state = with_population_stats(in_phase(state, step))
+        state = with_population_stats(in_phase(state, step - 1))
       if step % config.checkpoint_every_steps == 0 or is_last or stop:
         check_finite(step)
         ckpt.save(step, state, train_iter)

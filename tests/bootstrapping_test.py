@@ -71,8 +71,9 @@ def test_fraction_at_follows_the_schedule():
 
 
 def test_training_follows_the_fraction_schedule(tmp_path):
-  """All cells for the first steps, then the configured fraction; evals
-  use the fraction of their step and the run resumes in its phase."""
+  """All cells for the first steps, then the configured fraction; an eval
+  sees the phase of the last step trained, and the run resumes in its
+  phase."""
   config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
   config.data_dir = str(tmp_path / 'data')
   config.fraction_schedule = ((10, 1.0),)
@@ -83,14 +84,14 @@ def test_training_follows_the_fraction_schedule(tmp_path):
   config.num_train_steps = 10
   workdir = str(tmp_path / 'work')
   first = train.train_and_evaluate(config, workdir)
-  assert first['fraction_kept'] == pytest.approx(6 / 25)  # eval at step 10
+  assert first['fraction_kept'] == 1.0  # eval after steps 0-9: all cells
   config.num_train_steps = 20
   last = train.train_and_evaluate(config, workdir)
   assert last['step'] == 20
   with open(os.path.join(workdir, 'eval_history.jsonl')) as f:
     kept = [round(float(x.split('"fraction_kept": ')[1].split(',')[0]), 2)
             for x in f]
-  assert kept == [1.0, 0.24, 0.24, 0.24]  # steps 5, 10, 15, 20
+  assert kept == [1.0, 1.0, 0.24, 0.24]  # steps 5, 10, 15, 20
   at_10, at_20 = (checkpointing.read_params(workdir, s) for s in (10, 20))
   assert at_10['rn_gate'] == 0.0 and at_20['rn_gate'] != 0.0
 
