@@ -3,16 +3,19 @@ r"""Plain RN on Sort-of-CLEVR: all 25 cells, all 625 ordered pairs.
 The RN paper's Sort-of-CLEVR model (Santoro et al. 2017): > 94% on relational
 and non-relational questions. The CNN and f are the RN paper's CLEVR sizes
 (24-wide CNN, f 256-256), g is 4x128 (4x256 with `:legacy`; `:paper` is the
-RN paper's Sort-of-CLEVR sizes), shared by every
-model in this comparison so only attention and aggregation differ.
+RN paper's Sort-of-CLEVR sizes), shared by every model in this comparison so
+only attention and aggregation differ. By default it is HAN+RN's all-cells
+control on the same recipe (configs/sort_of_clevr_han_rn.py's: the sum
+skip, the pair mean, and a first 1,000 steps on the sum alone, which is
+HAN+RN at fraction 1).
 
-  python -m hardattn.main --config=configs/sort_of_clevr_rn.py:legacy \
+  python -m hardattn.main --config=configs/sort_of_clevr_rn.py \
       --workdir=workdirs/sort_of_clevr_rn
 
-Measured here with `:legacy` (one question per image, batch 64, Adam 5e-4: the setup these
-configs used before the fast recipe became the Sort-of-CLEVR default; 2026-11-21,
-2-core AMD EPYC VM, 2 fake XLA CPU devices,
-Sort-of-CLEVR test split; see the README results table):
+Its cost on this recipe: 0.215 GFLOP a question against HAN+RN's 0.031
+(benchmarks/train_step.py --batch_size=160 --no_time); not trained on it
+here (about 80 min on the 2-core CPU). Measured with `:legacy`
+(2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU devices, test split):
   1,000 steps, 11 min: 49.7% non-relational, 46.0% relational.
 """
 
