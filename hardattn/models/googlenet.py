@@ -263,24 +263,8 @@ def torchvision_to_flax(state_dict: Mapping[str, np.ndarray],
   """
   from hardattn.models import resnet_weights  # pylint: disable=g-import-not-at-top
   model = from_preset(preset, num_stages=num_stages)
-  shapes = resnet_weights.variable_shapes(model)
-  flat, missing, misshaped, used = {}, [], [], set()
-  for path in sorted(shapes, key=lambda p: p[0] != 'params'):
-    shape, key = shapes[path], resnet_weights.torch_key(path)
-    if key not in state_dict:
-      missing.append(key)
-      continue
-    used.add(key)
-    value = np.asarray(state_dict[key])
-    torch_shape = shape
-    if path[-1] == 'kernel':  # HWIO here, OIHW in torch
-      torch_shape = (shape[3], shape[2], shape[0], shape[1])
-    if value.shape != torch_shape:
-      misshaped.append(f'{key} {value.shape} (expected {torch_shape})')
-      continue
-    if path[-1] == 'kernel':
-      value = value.transpose(2, 3, 1, 0)
-    flat[path] = np.ascontiguousarray(value, np.float32)
+  flat, missing, misshaped, used = resnet_weights.match_torch(
+      resnet_weights.variable_shapes(model), state_dict)
   unexpected = [k for k in state_dict if k not in used and not (
       k.endswith('num_batches_tracked') or _stage_of(k) > num_stages)]
   if missing or misshaped or unexpected:

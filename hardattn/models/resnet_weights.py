@@ -392,6 +392,38 @@ def _preset_fields(preset: str | Mapping[str, Any]) -> dict[str, Any]:
               width=int(preset['width']))
 
 
+def match_torch(shapes: Mapping[tuple[str, ...], tuple[int, ...]],
+                state_dict: Mapping[str, Any]):
+  """torchvision's tensors for a Flax model's variables.
+
+  Args:
+    shapes: the model's variable shapes by path (`variable_shapes`).
+    state_dict: torch key -> array.
+
+  Returns:
+    (flat: path -> float32 array, kernels OIHW -> HWIO; missing torch keys;
+    'key shape (expected shape)' lines; the torch keys used).
+  """
+  flat, missing, misshaped, used = {}, [], [], set()
+  for path in sorted(shapes, key=lambda p: p[0] != 'params'):  # stable
+    shape, key = shapes[path], torch_key(path)
+    if key not in state_dict:
+      missing.append(key)
+      continue
+    used.add(key)
+    value = np.asarray(state_dict[key])
+    torch_shape = shape
+    if path[-1] == 'kernel':  # HWIO here, OIHW in torch
+      torch_shape = (shape[3], shape[2], shape[0], shape[1])
+    if value.shape != torch_shape:
+      misshaped.append(f'{key} {value.shape} (expected {torch_shape})')
+      continue
+    if path[-1] == 'kernel':
+      value = value.transpose(2, 3, 1, 0)
+    flat[path] = np.ascontiguousarray(value, np.float32)
+  return flat, missing, misshaped, used
+
+
 def variable_shapes(model: resnet.ResNet) -> dict[tuple[str, ...],
                                                     tuple[int, ...]]:
   """(collection, module..., name) -> shape of every variable of `model`."""
@@ -453,24 +485,8 @@ def torchvision_to_flax(state_dict: Mapping[str, np.ndarray],
   """
   model = resnet.ResNet(stage_sizes=tuple(stage_sizes), width=width,
                         num_stages=num_stages)
-  flat, missing, misshaped, used = {}, [], [], set()
-  shapes = variable_shapes(model)
-  for path in sorted(shapes, key=lambda p: p[0] != 'params'):  # stable
-    shape, key = shapes[path], torch_key(path)
-    if key not in state_dict:
-      missing.append(key)
-      continue
-    used.add(key)
-    value = np.asarray(state_dict[key])
-    torch_shape = shape
-    if path[-1] == 'kernel':  # HWIO here, OIHW in torch
-      torch_shape = (shape[3], shape[2], shape[0], shape[1])
-    if value.shape != torch_shape:
-      misshaped.append(f'{key} {value.shape} (expected {torch_shape})')
-      continue
-    if path[-1] == 'kernel':
-      value = value.transpose(2, 3, 1, 0)
-    flat[path] = np.ascontiguousarray(value, np.float32)
+  flat, missing, misshaped, used = match_torch(variable_shapes(model),
+                                              state_dict)
   unexpected = [k for k in state_dict if k not in used and not (
       k.startswith('fc.') or k.endswith('num_batches_tracked') or
       _stage_of(k) > num_stages)]
