@@ -29,107 +29,105 @@ import time
 
 # name -> (config, overrides).
 _SOC = 'configs/sort_of_clevr_han_rn.py'
-# The exploration of 2026-11-30 (docs/sort_of_clevr.md) started from the
+# The exploration of 2026-11-30 (docs/bootstrapping.md) started from the
 # fast recipe of 2026-11-21: the paper's HAN (`:faithful`) with 20
 # questions per image. Its rows with the sum skip and no gate were run
 # when a leading all-cells phase still computed the RN over every pair
 # (up to commit 'A gated RN with a sum skip ...'); it skips it now.
 _EXPLORE = _SOC + ':faithful'
 _G20 = '--config.questions_per_image=20'
+
+
+def _explore(*overrides: str) -> tuple[str, list[str]]:
+  """An exploration variant: _EXPLORE with 20 questions per image, then
+  `overrides` (later ones win)."""
+  return _EXPLORE, [_G20, *overrides]
+
+
 VARIANTS = {
     # Sort-of-CLEVR, the fast recipe of 2026-11-21 (5x5 cells).
-    'han_rn': (_EXPLORE, [_G20]),
-    'rn': (_EXPLORE, [_G20, '--config.model_name=rn']),
-    'sum': (_EXPLORE, [_G20, '--config.model_name=sum']),
-    'han_sum': (_EXPLORE, [_G20, '--config.model_name=han_sum']),
-    'han_rn_zero_head': (_EXPLORE, [
-        _G20, '--config.model.head_zero_init=true']),
-    'han_rn_coords_kept': (_EXPLORE, [_G20, '--config.model.coords=kept']),
-    'han_rn_zero_head_coords_kept': (_EXPLORE, [
-        _G20,
-        '--config.model.head_zero_init=true', '--config.model.coords=kept']),
-    'han_rn_frac36': (_EXPLORE, [_G20, '--config.model.fraction=0.36']),
-    'han_rn_grid10': (_EXPLORE, [
-        _G20, '--config.model.cnn_features=(24,24,24)']),
+    'han_rn': _explore(),
+    'rn': _explore('--config.model_name=rn'),
+    'sum': _explore('--config.model_name=sum'),
+    'han_sum': _explore('--config.model_name=han_sum'),
+    'han_rn_zero_head': _explore('--config.model.head_zero_init=true'),
+    'han_rn_coords_kept': _explore('--config.model.coords=kept'),
+    'han_rn_zero_head_coords_kept': _explore(
+        '--config.model.head_zero_init=true', '--config.model.coords=kept'),
+    'han_rn_frac36': _explore('--config.model.fraction=0.36'),
+    'han_rn_grid10': _explore(
+        '--config.model.cnn_features=(24,24,24)'),
     # More images per batch: the CNN sees 160 / g images a step.
-    'han_rn_g4': (_EXPLORE, [_G20, '--config.questions_per_image=4']),
-    'han_rn_g2': (_EXPLORE, [_G20, '--config.questions_per_image=2']),
-    'sum_g4': (_EXPLORE, [_G20, '--config.model_name=sum',
-                      '--config.questions_per_image=4']),
+    'han_rn_g4': _explore('--config.questions_per_image=4'),
+    'han_rn_g2': _explore('--config.questions_per_image=2'),
+    'sum_g4': _explore(
+        '--config.model_name=sum', '--config.questions_per_image=4'),
     # Start on all cells (the RN), then keep a quarter (decision).
-    'han_rn_sched1000': (_EXPLORE, [
-        _G20, '--config.fraction_schedule=((1000,1.0),)']),
-    'han_sum_sched1000': (_EXPLORE, [_G20, '--config.model_name=han_sum',
-                                 '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_sched_half': (_EXPLORE, [
-        _G20, '--config.fraction_schedule=((1000,0.5),)']),
-    'han_rn_mean': (_EXPLORE, [_G20, '--config.model.rn_pool=mean']),
-    'han_rn_mean_sched300': (_EXPLORE, [_G20, '--config.model.rn_pool=mean',
-                                    '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_mean_sched300_g4': (_EXPLORE, [
-        _G20,
+    'han_rn_sched1000': _explore(
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_sum_sched1000': _explore(
+        '--config.model_name=han_sum',
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_rn_sched_half': _explore(
+        '--config.fraction_schedule=((1000,0.5),)'),
+    'han_rn_mean': _explore('--config.model.rn_pool=mean'),
+    'han_rn_mean_sched300': _explore(
+        '--config.model.rn_pool=mean',
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_mean_sched300_g4': _explore(
         '--config.model.rn_pool=mean', '--config.questions_per_image=4',
-        '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_skip_sched300': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_skip_sched300': _explore(
         '--config.model.rn_sum_skip=true',
-        '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_skip_mean_sched300': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_skip_mean_sched300': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
-        '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_skip_sched300_lr1e3': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_skip_sched300_lr1e3': _explore(
         '--config.model.rn_sum_skip=true',
         '--config.fraction_schedule=((300,1.0),)',
-        '--config.optimizer.learning_rate=1e-3']),
-    'han_rn_sched300_lr1e3': (_EXPLORE, [
-        _G20,
+        '--config.optimizer.learning_rate=1e-3'),
+    'han_rn_sched300_lr1e3': _explore(
         '--config.fraction_schedule=((300,1.0),)',
-        '--config.optimizer.learning_rate=1e-3']),
-    'han_sum_sched300': (_EXPLORE, [_G20, '--config.model_name=han_sum',
-                                '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_gate_skip_sched300': (_EXPLORE, [
-        _G20,
+        '--config.optimizer.learning_rate=1e-3'),
+    'han_sum_sched300': _explore(
+        '--config.model_name=han_sum',
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_gate_skip_sched300': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
-        '--config.fraction_schedule=((300,1.0),)']),
-    'han_rn_gate_skip_sched1000': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((300,1.0),)'),
+    'han_rn_gate_skip_sched1000': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
-        '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_detach_gate_skip_sched1000': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_rn_detach_gate_skip_sched1000': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
         '--config.model.rn_detach=true',
-        '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_gate_skip_sched1000_g4': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_rn_gate_skip_sched1000_g4': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_gate=true',
         '--config.questions_per_image=4',
-        '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_skip_mean_detach_sched1000': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_rn_skip_mean_detach_sched1000': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
         '--config.model.rn_detach=true',
-        '--config.fraction_schedule=((1000,1.0),)']),
-    'han_rn_skip_mean_sched1000': (_EXPLORE, [
-        _G20,
+        '--config.fraction_schedule=((1000,1.0),)'),
+    'han_rn_skip_mean_sched1000': _explore(
         '--config.model.rn_sum_skip=true', '--config.model.rn_pool=mean',
-        '--config.fraction_schedule=((1000,1.0),)']),
+        '--config.fraction_schedule=((1000,1.0),)'),
     # HAN+RN's 1,000-step all-cells start, continued with other settings
     # (START: the run and step they copy; same root, same seed).
-    'from1000_rn_mean': (_EXPLORE, [
-        _G20, '--config.fraction_schedule=((1000,1.0),)',
-        '--config.model.rn_pool=mean']),
-    'from1000_mean_lr5e4': (_EXPLORE, [
-        _G20, '--config.fraction_schedule=((1000,1.0),)',
+    'from1000_rn_mean': _explore(
+        '--config.fraction_schedule=((1000,1.0),)',
+        '--config.model.rn_pool=mean'),
+    'from1000_mean_lr5e4': _explore(
+        '--config.fraction_schedule=((1000,1.0),)',
         '--config.model.rn_pool=mean',
-        '--config.optimizer.learning_rate=5e-4']),
-    'from1000_sum_lr5e4': (_EXPLORE, [
-        _G20, '--config.fraction_schedule=((1000,1.0),)',
-        '--config.optimizer.learning_rate=5e-4']),
-    'rn_mean': (_EXPLORE, [_G20, '--config.model_name=rn',
-                           '--config.model.rn_pool=mean']),
+        '--config.optimizer.learning_rate=5e-4'),
+    'from1000_sum_lr5e4': _explore(
+        '--config.fraction_schedule=((1000,1.0),)',
+        '--config.optimizer.learning_rate=5e-4'),
+    'rn_mean': _explore(
+        '--config.model_name=rn', '--config.model.rn_pool=mean'),
     # The defaults of 2026-11-30 (`make demo`: the fast recipe with 4
     # questions per image and the bootstrapping departures) and their
     # controls at the same recipe and budget (run with --steps=5000).
