@@ -201,8 +201,9 @@ def main():
     for mesh_spec in ARGS.meshes.split(',') if ARGS.meshes else ['']:
       rows.append(measure(name, ARGS.batch_size,
                           0 if ARGS.no_time else ARGS.steps, mesh_spec))
+  timed = not ARGS.no_time  # else no rates were measured
   for row in rows:
-    rate = '-' if ARGS.no_time else f"{row['examples_per_s']:8.1f}"
+    rate = f"{row['examples_per_s']:8.1f}" if timed else '-'
     print(f"{row['name']:>12}: {rate:>8} ex/s  "
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
           f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",
@@ -213,7 +214,6 @@ def main():
             'FLOPs / RN |')
   print('\n' + header + '\n|' + '---|' * 9)
   for r in rows:
-    timed = not ARGS.no_time
     speed = (f"{r['examples_per_s'] / ref['examples_per_s']:.2f}x"
              if ref and timed else '-')
     rate = f"{r['examples_per_s']:.0f}" if timed else '-'

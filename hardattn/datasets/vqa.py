@@ -1008,7 +1008,8 @@ def nominal_meta(config: Any) -> pipeline.DatasetMeta:
           NOMINAL_VOCAB_SIZE - 2)), (), {})
   md.question_types = NOMINAL_QUESTION_TYPES
   md.answers = tuple(f'a{i}' for i in range(c.num_answers))
-  return _meta(config, md, num_train=438_183, num_eval=219_928, eval_split=c.eval_split)
+  return _meta(config, md, num_train=438_183, num_eval=219_928,
+               eval_split=c.eval_split)
 
 
 def _open(config: Any):
