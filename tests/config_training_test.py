@@ -43,11 +43,6 @@ def tiny(spec: str, data_dir: str):
   return config
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
-
-
 # One SMem hop is tested in soft_attention_test, SAN on vector questions in
 # models_test.
 @pytest.mark.parametrize('spec', [
