@@ -244,9 +244,10 @@ def check_fits(compiled) -> None:
                       'GiB available')
 
 
-def median_seconds(run, steps: int) -> float:
-  """Median wall time of `steps` calls of run() after one warm-up call."""
-  jax.block_until_ready(run())
+def median_seconds(run, steps: int, warmup: int = 1) -> float:
+  """Median wall time of `steps` calls of run() after `warmup` calls."""
+  for _ in range(warmup):
+    jax.block_until_ready(run())
   times = []
   for _ in range(steps):
     t = time.perf_counter()
@@ -277,11 +278,12 @@ def random_state(model, tx, batch: dict[str, np.ndarray],
 
 
 def measure(b: Built, batch_size: int, steps: int,
-            with_eval: bool = True) -> dict[str, float]:
+            with_eval: bool = True, warmup: int = 1) -> dict[str, float]:
   """The train (and eval) step of `b` at one global batch size.
 
   Both are jitted over a mesh of all devices as `train.train_and_evaluate`
-  does (batch split on `data`, state replicated, train state donated).
+  does (batch split on `data`, state replicated, train state donated), and
+  each is timed over `steps` calls after `warmup` untimed ones.
 
   Returns:
     {'batch', 'compile_s', 'train_s' (median step), 'train_flops' (one step,
@@ -321,14 +323,14 @@ def measure(b: Built, batch_size: int, steps: int,
     check_fits(compiled_eval)
     out['eval_flops'] = train_step.flops_of(compiled_eval)
     out['eval_s'] = median_seconds(lambda: compiled_eval(state, ebatch),
-                                   steps)
+                                   steps, warmup)
 
   def run():
     nonlocal state
     state, step_metrics = compiled(state, gbatch, key)
     return state, step_metrics
 
-  out['train_s'] = median_seconds(run, steps)
+  out['train_s'] = median_seconds(run, steps, warmup)
   return out
 
 
