@@ -209,8 +209,10 @@ def clevr_config(model_name: str, arg: str | None, **extra_args
   augmentation, a 4-layer 24-wide CNN (8x8 cells), 32-d word embeddings and
   a 128-unit LSTM, g 4x256, f 256-256 with dropout 0.5, Adam 2.5e-4, batch
   64, 1,400,000 steps with an eval of all 149,991 val questions every
-  25,000. Presets (`:plus`, `:plusplus`, `:frac=0.5`, `:cpu`) are parsed
-  here. `:cpu` is a short run to see the whole path work on a CPU, not to
+  25,000. Presets (`:plus`, `:plusplus`, `:frac=0.5`, `:per_image=4`,
+  `:cpu`) are parsed here. `:per_image=G` lets up to G questions of an
+  image share it in a batch (the CNN runs on batch_size / G images).
+  `:cpu` is a short run to see the whole path work on a CPU, not to
   learn CLEVR: 1,000 steps, an eval of 2,048 val questions (4 batches of
   512) every 500 and at the end, checkpoints every 500.
 
@@ -223,7 +225,7 @@ def clevr_config(model_name: str, arg: str | None, **extra_args
     (config, parsed preset arguments).
   """
   args = parse_arg(arg, plus=False, plusplus=False, frac=0.25, cpu=False,
-                   **extra_args)
+                   per_image=1, **extra_args)
   size = 'plusplus' if args.plusplus else 'plus' if args.plus else 'base'
   sizes = CLEVR_SIZES[size]
   c = base_config()
@@ -237,10 +239,14 @@ def clevr_config(model_name: str, arg: str | None, **extra_args
       image_size=sizes['image_size'],  # stored and input resolution
       max_question_length=48,  # tokens per question in a batch
       long_questions='truncate',  # 'truncate' (logged) | 'error'
+      # 'arrays': train batches gathered from arrays built once from the
+      # records (hardattn.datasets.arrays); 'records': one record a question.
+      input='arrays',
       augment=True,  # pad / random crop / rotation on train images
       pad=4,  # pixels per side: 128 -> 136 -> random 128 crop
       max_rotation=0.05,  # radians
       interpolation='nearest',  # of the augmentation: 'nearest' | 'bilinear'
+      augment_on='device',  # in the jitted train step | 'host' (PIL)
       eval_split='val',  # test has no answers; export it with hardattn.export
   ))
   c.data_threads = 4
@@ -251,6 +257,9 @@ def clevr_config(model_name: str, arg: str | None, **extra_args
   c.model.fraction = args.frac
   c.optimizer.learning_rate = 2.5e-4
   c.batch_size = 64
+  # Up to this many questions share an image (and its CNN pass) in a train
+  # batch of batch_size questions (the paper: 1).
+  c.questions_per_image = args.per_image
   c.eval_batch_size = 512
   c.num_train_steps = 1_400_000
   c.log_every_steps = 500

@@ -132,7 +132,9 @@ def dummy_inputs(meta: Any, batch_size: int) -> dict[str, jax.Array]:
 
 
 def train_step(state: TrainState, batch: Mapping[str, jax.Array],
-               rng: jax.Array, loss: str = 'softmax'
+               rng: jax.Array, loss: str = 'softmax',
+               augment: Callable[[jax.Array, jax.Array], jax.Array]
+               | None = None
                ) -> tuple[TrainState, metrics_lib.TrainMetrics]:
   """One optimizer step on a (global) batch.
 
@@ -147,18 +149,29 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
       `answer_credit`).
     rng: the run's base key; this step uses fold_in(rng, state.step).
     loss: 'softmax' | 'sigmoid' (config.loss), see `answer_loss`.
+    augment: optional augment(images, key) applied to the batch's images
+      first (`datasets.device_augment`), its key fold_in(step key, 1).
 
   Returns:
     The new state and this step's metrics.
   """
   dropout_rng = jax.random.fold_in(rng, state.step)
+  images = batch['image']
+  if augment is not None:
+    images = augment(images, jax.random.fold_in(dropout_rng, 1))
+  # Padding questions (image groups with fewer questions) weigh nothing.
+  weights = batch['mask'].astype(jnp.float32) if 'mask' in batch else None
 
   def loss_fn(params):
     (logits, aux), updates = state.apply_fn(
         {'params': params, 'batch_stats': state.batch_stats},
-        batch['image'], batch['question'], train=True,
+        images, batch['question'], train=True,
         rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
-    value = jnp.mean(answer_loss(logits, batch, loss))
+    value = answer_loss(logits, batch, loss)
+    if weights is None:
+      value = jnp.mean(value)
+    else:
+      value = jnp.sum(value * weights) / jnp.maximum(jnp.sum(weights), 1.0)
     return value, (logits, aux, updates)
 
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -170,8 +183,11 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
   new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
                            new_state, state)
   new_state = new_state.replace(step=state.step + 1)
+  credit = answer_credit(logits, batch)
+  if weights is not None:
+    credit = jnp.sum(credit * weights) / jnp.maximum(jnp.sum(weights), 1.0)
   step_metrics = metrics_lib.TrainMetrics.single_from_model_output(
-      loss=loss_value, accuracy=answer_credit(logits, batch),
+      loss=loss_value, accuracy=credit,
       fraction_kept=aux['fraction_kept'],
       nonfinite=1.0 - finite.astype(jnp.float32))
   return new_state, step_metrics
@@ -657,9 +673,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state = pretrained.load(state, model, repl)
   start_step = int(jax.device_get(state.step))
 
-  p_train_step = sharding.jit(functools.partial(train_step, loss=config.loss),
-                              mesh, in_shardings=(repl, data, repl),
-                              out_shardings=(repl, repl), donate_argnums=(0,))
+  p_train_step = sharding.jit(
+      functools.partial(train_step, loss=config.loss,
+                        augment=datasets.device_augment(config)),
+      mesh, in_shardings=(repl, data, repl), out_shardings=(repl, repl),
+      donate_argnums=(0,))
   p_eval_step = sharding.jit(functools.partial(
       eval_step, metrics_class=metrics_lib.eval_metrics_class(
           len(meta.question_types)), loss=config.loss,

@@ -35,7 +35,9 @@ def prepared(release, tmp_path_factory):
 
 def tiny_config(data_dir, name='clevr_han_rn', **clevr_fields):
   """configs/<name>.py with tiny sizes over the prepared fixture."""
-  config = cli.load_config(os.path.join(REPO, 'configs', f'{name}.py'))
+  name, _, preset = name.partition(':')
+  config = cli.load_config(os.path.join(REPO, 'configs', f'{name}.py')
+                           + (f':{preset}' if preset else ''))
   config.data_dir = data_dir
   config.clevr.image_size = SIZE
   config.clevr.max_question_length = 16
@@ -678,15 +680,59 @@ def test_augment_is_seeded_bounded_and_varies():
     assert np.all(out[5:-5, 5:-5].max(axis=-1) > 0)
 
 
-def test_train_batches_are_augmented_and_repeat_exactly(prepared):
-  config = tiny_config(prepared)
+@pytest.mark.parametrize('input_kind', clevr.INPUTS)
+def test_train_batches_are_augmented_and_repeat_exactly(prepared,
+                                                        input_kind):
+  config = tiny_config(prepared, input=input_kind, augment_on='host')
   first = [next(clevr.get_dataset(config)[0]) for _ in range(2)]
   np.testing.assert_array_equal(first[0]['image'], first[1]['image'])
-  plain = tiny_config(prepared, augment=False)
+  plain = tiny_config(prepared, input=input_kind, augment=False)
   unaugmented = next(clevr.get_dataset(plain)[0])
   np.testing.assert_array_equal(unaugmented['question'],
                                 first[0]['question'])
   assert not np.array_equal(unaugmented['image'], first[0]['image'])
+  # On the device (the default), the host leaves the images alone.
+  device = tiny_config(prepared, input=input_kind)
+  np.testing.assert_array_equal(next(clevr.get_dataset(device)[0])['image'],
+                                unaugmented['image'])
+  assert clevr.device_augment(device) is not None
+  assert clevr.device_augment(config) is None
+  assert clevr.device_augment(plain) is None
+
+
+def test_arrays_hold_what_the_records_hold(prepared):
+  config = tiny_config(prepared)
+  q_builder, i_builder, vocab = clevr._open(config)
+  source = clevr._source(q_builder, i_builder, vocab, 'train', config)
+  arrays = clevr.train_arrays(prepared, q_builder, i_builder, vocab, 16)
+  assert len(arrays['answer']) == len(source) == 78
+  for i in range(len(source)):
+    example = source[i]
+    np.testing.assert_array_equal(
+        arrays['images'][arrays['image_index'][i]], example['image'])
+    for key in ('question', 'answer', 'question_type', 'question_family'):
+      np.testing.assert_array_equal(arrays[key][i], example[key])
+  # Built once; a shorter batch length cuts the stored tokens.
+  short = clevr.train_arrays(prepared, q_builder, i_builder, vocab, 3)
+  np.testing.assert_array_equal(short['question'], arrays['question'][:, :3])
+
+
+def test_questions_share_images_only_from_arrays(prepared):
+  config = tiny_config(prepared)
+  config.questions_per_image = 2
+  batch = next(clevr.get_dataset(config)[0])
+  assert batch['image'].shape == (4, SIZE, SIZE, 3)
+  assert batch['question'].shape == (8, 16) and batch['mask'].shape == (8,)
+  config.clevr.input = 'records'
+  with pytest.raises(errors.UserError, match="clevr.input='arrays'"):
+    clevr.get_dataset(config)
+
+
+@pytest.mark.parametrize('field', ['input', 'augment_on', 'interpolation'])
+def test_bad_input_settings_name_the_field(prepared, field):
+  config = tiny_config(prepared, **{field: 'typo'})
+  with pytest.raises(errors.UserError, match=f'config.clevr.{field}'):
+    clevr.get_dataset(config)
 
 
 # ----------------------------------------------- Training and export ----
@@ -738,7 +784,7 @@ def test_export_without_checkpoint_is_a_user_error(prepared, tmp_path):
 
 
 @pytest.mark.parametrize('name', ['clevr_rn', 'clevr_adahan_rn',
-                                  'clevr_han_sum'])
+                                  'clevr_han_sum', 'clevr_han_rn:per_image=2'])
 def test_other_clevr_configs_train(prepared, tmp_path, name):
   config = tiny_config(prepared, name=name)
   config.num_train_steps = 2

@@ -1,5 +1,6 @@
 """The train step and loop: sharding, end to end, resume, bad input."""
 
+import functools
 import json
 import os
 import subprocess
@@ -91,6 +92,61 @@ def test_nonfinite_step_is_skipped():
   for a, b in zip(jax.tree.leaves(bad.opt_state), jax.tree.leaves(
       new.opt_state)):
     np.testing.assert_array_equal(a, b)
+
+
+def test_masked_questions_weigh_nothing():
+  """Padding of image groups (mask False) changes neither loss nor step."""
+  config = _config()
+  meta = sort_of_clevr.meta(10, 10)
+  model = models.create_model('han_rn', meta, **config.model)
+  tx = optim.create_optimizer(config.optimizer, 10)
+  batch = _batch(meta, 8)
+  batch['image'] = batch['image'][:4]  # 2 questions per image
+  batch['mask'] = np.array([True, True, True, False] * 2)
+  state = train.create_train_state(model, batch, tx, jax.random.key(0))
+  step = jax.jit(train.train_step)
+  other = dict(batch, answer=np.where(batch['mask'], batch['answer'],
+                                      (batch['answer'] + 1) % 10))
+  outs = [step(state, b, jax.random.key(1)) for b in (batch, other)]
+  (new_a, m_a), (new_b, m_b) = outs
+  assert float(m_a.loss.compute()) == float(m_b.loss.compute())
+  assert float(m_a.accuracy.compute()) == float(m_b.accuracy.compute())
+  for a, b in zip(jax.tree.leaves(new_a.params), jax.tree.leaves(
+      new_b.params)):
+    np.testing.assert_array_equal(a, b)
+  # All real: the plain mean over the batch, as without a mask.
+  full = dict(batch, mask=np.ones(8, bool))
+  no_mask = {k: v for k, v in full.items() if k != 'mask'}
+  np.testing.assert_allclose(
+      float(step(state, full, jax.random.key(1))[1].loss.compute()),
+      float(step(state, no_mask, jax.random.key(1))[1].loss.compute()),
+      rtol=1e-6)
+
+
+def test_augment_sees_the_images_and_a_key_per_step():
+  config = _config()
+  meta = sort_of_clevr.meta(10, 10)
+  model = models.create_model('han_rn', meta, **config.model)
+  tx = optim.create_optimizer(config.optimizer, 10)
+  batch = _batch(meta, 4)
+  state = train.create_train_state(model, batch, tx, jax.random.key(0))
+  seen = []
+
+  def augment(images, key):
+    jax.debug.callback(lambda k: seen.append(np.asarray(k)),
+                       jax.random.key_data(key))
+    return jnp.zeros_like(images)
+
+  step = jax.jit(functools.partial(train.train_step, augment=augment))
+  state, m = step(state, batch, jax.random.key(1))
+  _, m2 = step(state, dict(batch, image=np.zeros_like(batch['image'])),
+               jax.random.key(1))
+  # Zeroed by the augmentation either way: the same loss.
+  assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])
+  blank = jax.jit(train.train_step)(
+      state, dict(batch, image=np.zeros_like(batch['image'])),
+      jax.random.key(1))[1]
+  assert float(m2.loss.compute()) == float(blank.loss.compute())
 
 
 def test_end_to_end_loss_falls_and_writes_report_and_picture(tmp_path):

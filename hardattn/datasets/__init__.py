@@ -6,7 +6,10 @@ Each module has
   get_split(config, split, *, batch_size) -> (iter_fn, meta), an in-order
       pass over any prepared split (for prediction export), and
   nominal_meta(config) -> meta, the dataset's shapes without reading data
-      (for benchmarks).
+      (for benchmarks),
+and may have
+  device_augment(config) -> augment(images, key) or None, augmentation for
+      the jitted train step to apply (`device_augment` below).
 See `hardattn.datasets.pipeline` for the batch format and `DatasetMeta`.
 """
 
@@ -55,11 +58,18 @@ def get_dataset(
     shared = sorted(n for n, m in DATASETS.items()
                     if getattr(m, 'SHARES_IMAGES', False))
     raise errors.UserError(
-        f'config.questions_per_image={group} needs a fixed number of '
-        f'questions per image ({", ".join(shared)}); {config.dataset} '
+        f'config.questions_per_image={group} needs a dataset that groups '
+        f'questions by image ({", ".join(shared)}); {config.dataset} '
         'takes 1.')
   return mod.get_dataset(
       config, process_index=process_index, process_count=process_count)
+
+
+def device_augment(config: Any) -> Callable[[Any, Any], Any] | None:
+  """The dataset's augmentation for the train step, or None (none, or done
+  by the input pipeline)."""
+  make = getattr(module(config), 'device_augment', None)
+  return make(config) if make is not None else None
 
 
 def module(config: Any) -> Any:

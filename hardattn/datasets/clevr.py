@@ -36,11 +36,19 @@ TensorFlow:
     not execute leaves every object OTHER (counted and logged when
     preparing).
 
-Training reads one example per question (`QuestionSource`), joining the
-question to its image record by index: no image is decoded per question.
-Eval batches (not train batches, nor `get_split`'s) of a split with scenes
-add object_boxes float32 [b, 10, 4], in pixels of the stored S x S image
-(x * S / 480, y * S / 320), and object_roles int32 [b, 10].
+Training reads arrays by default (`clevr.input='arrays'`,
+`hardattn.datasets.arrays`): built once from the prepared records into
+DATA_DIR/clevr_arrays/ (images uint8 [N, S, S, 3] and each question's
+tokens, answer, types and image index, memory-mapped), each train batch is
+gathered by index, a few array lookups a question. With
+`questions_per_image` g > 1 a batch holds batch_size / g images and up to g
+questions of each (masked padding where an image has fewer left), so the
+CNN runs once per image. `clevr.input='records'` reads one example per
+question (`QuestionSource`), joining the question to its image record by
+index (g must be 1). Eval batches (not train batches, nor `get_split`'s) of
+a split with scenes add object_boxes float32 [b, 10, 4], in pixels of the
+stored S x S image (x * S / 480, y * S / 320), and object_roles int32
+[b, 10].
 
 Question types come from the program's last function: count; exist;
 compare_numbers (equal_integer, less_than, greater_than); query_attribute
@@ -56,10 +64,13 @@ are opened) or refused ('error').
 
 Train images are augmented as in the RN paper: zero-pad by `clevr.pad`
 pixels, random crop back (a shift in [-pad, pad]) and a rotation in
-[-max_rotation, max_rotation] radians, one resample (nearest by default),
-with a per-example generator derived from `data_seed` and the example's
-position in the shuffled stream (grain `random_map`), so runs repeat
-exactly.
+[-max_rotation, max_rotation] radians, one resample (nearest by default).
+`clevr.augment_on='device'` (the default) does it inside the jitted train
+step (`hardattn.augment`, keys from the run's seed and the step);
+'host' does it here with PIL, the draws seeded by `data_seed` and the
+batch number (arrays) or the example's position in the shuffled stream
+(records). Either way runs repeat exactly, and the two are the same
+transform (tests/clevr_test.py).
 
 Config fields read by `get_dataset` (besides batch_size, eval_batch_size,
 data_seed, data_threads, data_workers, data_dir):
@@ -70,8 +81,12 @@ data_seed, data_threads, data_workers, data_dir):
   clevr.image_size: int, stored and model input resolution (square).
   clevr.max_question_length: int, tokens per question in a batch.
   clevr.long_questions: 'truncate' | 'error'.
+  clevr.input: 'arrays' | 'records' (see above).
   clevr.augment: bool; clevr.pad: int; clevr.max_rotation: float;
-  clevr.interpolation: 'nearest' | 'bilinear' (of the augmentation).
+  clevr.interpolation: 'nearest' | 'bilinear' (of the augmentation);
+  clevr.augment_on: 'device' | 'host'.
+  questions_per_image: int, questions sharing an image in a train batch
+    ('arrays' only).
   clevr.eval_split: 'val' (the test split has no answers).
 """
 
@@ -95,7 +110,9 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from hardattn import attention_quality
+from hardattn import augment as augment_lib
 from hardattn import errors
+from hardattn.datasets import arrays as arrays_lib
 from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
 
@@ -104,6 +121,10 @@ URL = 'https://dl.fbaipublicfiles.com/clevr/CLEVR_v1.0.zip'
 RELEASE_DIR = 'CLEVR_v1.0'
 SPLITS = ('train', 'val', 'test')
 REQUIRED_SPLITS = ('train', 'val')
+INPUTS = ('arrays', 'records')
+AUGMENT_ON = ('device', 'host')
+# questions_per_image > 1 is possible (with clevr.input='arrays').
+SHARES_IMAGES = True
 PAD, UNK = 0, 1
 SPECIAL_TOKENS = ('<pad>', '<unk>')
 
@@ -997,6 +1018,96 @@ def augment(image: np.ndarray, rng: np.random.Generator, *, pad: int,
                           interpolation)
 
 
+def augment_batch(images: np.ndarray, rng: np.random.Generator,
+                  row: int = 0, rows: int | None = None, *, pad: int,
+                  max_rotation: float, interpolation: str = 'nearest'
+                  ) -> np.ndarray:
+  """`augment` for a batch on the host: images [n, S, S, 3] are rows
+  row .. row + n - 1 of a global batch of `rows` (default n) images, whose
+  draws (as `hardattn.augment.draw`'s) all come from `rng`."""
+  n = len(images)
+  rows = n if rows is None else rows
+  shifts = rng.integers(-pad, pad + 1, size=(rows, 2))
+  angles = rng.uniform(-max_rotation, max_rotation, size=rows)
+  out = np.empty_like(images)
+  for i in range(n):
+    dx, dy = shifts[row + i]
+    out[i] = affine_transform(images[i], float(angles[row + i]),
+                              (int(dx), int(dy)), interpolation)
+  return out
+
+
+def arrays_dir(data_dir: str, q_builder: 'ClevrQuestions',
+               i_builder: 'ClevrImages', split: str) -> str:
+  """Where a split's train arrays are (`hardattn.datasets.arrays`)."""
+  size = i_builder.builder_config.image_size
+  return os.path.join(
+      os.path.expanduser(data_dir), 'clevr_arrays',
+      f'questions{q_builder.version}_img{size}_{i_builder.version}', split)
+
+
+def build_arrays(q_builder: 'ClevrQuestions', i_builder: 'ClevrImages',
+                 vocab: 'Vocabulary', split: str, path: str) -> None:
+  """Writes the split's arrays from its prepared records (once: about a
+  minute and 3.5 GB for CLEVR's train split at 128)."""
+  questions = q_builder.as_data_source(split)
+  images = i_builder.as_data_source(split)
+  logging.info('Building CLEVR %s arrays (%d questions, %d images) in %s',
+               split, len(questions), len(images), path)
+  writer = arrays_lib.ArrayWriter(path)
+  tokens, answers, types, families, image_index = [], [], [], [], []
+  for q in questions:
+    text, answer = q['question'], q['answer']
+    text = text.decode() if isinstance(text, bytes) else text
+    answer = answer.decode() if isinstance(answer, bytes) else answer
+    tokens.append(vocab.encode(text))
+    answers.append(vocab.answer_ids.get(answer, -1) if answer else -1)
+    types.append(max(int(q['question_type']), 0))
+    families.append(int(q['question_family']))
+    image_index.append(int(q['image_index']))
+  length = max(1, max(map(len, tokens), default=1))
+  question = writer.create('question', (len(tokens), length), np.int32)
+  for i, ids in enumerate(tokens):
+    question[i, :len(ids)] = ids
+  for name, values in (('answer', answers), ('question_type', types),
+                       ('question_family', families),
+                       ('image_index', image_index)):
+    writer.create(name, (len(values),), np.int32)[:] = values
+  size = i_builder.builder_config.image_size
+  stored = writer.create('images', (len(images), size, size, 3), np.uint8)
+  for i in range(len(images)):
+    stored[i] = images[i]['image']
+  writer.close({'split': split, 'image_size': size})
+
+
+def train_arrays(data_dir: str, q_builder: 'ClevrQuestions',
+                 i_builder: 'ClevrImages', vocab: 'Vocabulary',
+                 max_length: int) -> dict[str, np.ndarray]:
+  """The train split's arrays (built if missing), questions cut or padded
+  to `max_length` tokens."""
+  path = arrays_dir(data_dir, q_builder, i_builder, 'train')
+  if not arrays_lib.is_built(path):
+    build_arrays(q_builder, i_builder, vocab, 'train', path)
+  loaded = arrays_lib.load(path)
+  arrays_lib.log_built('CLEVR train', path, loaded)
+  question = loaded['question']
+  if question.shape[1] >= max_length:
+    loaded['question'] = question[:, :max_length]
+  else:
+    loaded['question'] = np.pad(question,
+                                ((0, 0), (0, max_length - question.shape[1])))
+  return loaded
+
+
+def device_augment(config: Any):
+  """The train step's augmentation (clevr.augment_on='device'), or None."""
+  c = config.clevr
+  if not c.augment or c.augment_on != 'device':
+    return None
+  return augment_lib.image_augment(pad=c.pad, max_rotation=c.max_rotation,
+                                   interpolation=c.interpolation)
+
+
 class QuestionSource(Sequence):
   """One example per question: its image, tokens, answer and types.
 
@@ -1174,10 +1285,12 @@ def get_dataset(
   """Train iterator, eval iterable factory and metadata for this process.
 
   Returns:
-    (train_iter, eval_iter_fn, meta). Batches hold image uint8 [b, S, S, 3],
-    question int32 [b, max_question_length], answer, question_type,
-    question_family int32 [b] and mask bool [b]; train batches are shuffled
-    (and augmented), eval batches are clevr.eval_split in order, padded,
+    (train_iter, eval_iter_fn, meta). Batches hold image uint8 [b, S, S, 3]
+    ([b / questions_per_image, ...] in train batches), question int32
+    [b, max_question_length], answer, question_type, question_family int32
+    [b] and mask bool [b]; train batches are shuffled (and augmented on the
+    host where clevr.augment_on='host'; their mask is False on padding of
+    image groups), eval batches are clevr.eval_split in order, padded,
     and add object_boxes float32 [b, MAX_OBJECTS, 4] (pixels of the stored
     image) and object_roles int32 [b, MAX_OBJECTS] where the release had
     that split's scenes (`hardattn.attention_quality`).
@@ -1191,24 +1304,35 @@ def get_dataset(
       config.batch_size, process_count, 'batch_size')
   eval_batch = pipeline.per_process_batch_size(
       config.eval_batch_size, process_count, 'eval_batch_size')
+  _check_input_settings(c)
+  group = pipeline.questions_per_image(config, train_batch)
+  if group > 1 and c.input != 'arrays':
+    raise errors.UserError(
+        f'config.questions_per_image={group} needs '
+        "config.clevr.input='arrays'.")
   q_builder, i_builder, vocab = _open(config)
   train_source = _source(q_builder, i_builder, vocab, 'train', config)
   eval_source = _source(q_builder, i_builder, vocab, c.eval_split, config,
                         objects=True)
-  random_map_fn = None
-  if c.augment:
-    if c.interpolation not in _RESAMPLE:
-      raise errors.UserError(
-          f'config.clevr.interpolation must be one of {sorted(_RESAMPLE)}, '
-          f'got {c.interpolation!r}.')
-    random_map_fn = functools.partial(
-        _augment_example, pad=c.pad, max_rotation=c.max_rotation,
-        interpolation=c.interpolation)
-  train_iter = pipeline.train_iterator(
-      train_source, batch_size=train_batch, seed=config.data_seed,
-      process_index=process_index, process_count=process_count,
-      num_threads=config.data_threads, num_workers=config.data_workers,
-      random_map_fn=random_map_fn)
+  host_augment = c.augment and c.augment_on == 'host'
+  augment_kwargs = dict(pad=c.pad, max_rotation=c.max_rotation,
+                        interpolation=c.interpolation)
+  if c.input == 'arrays':
+    train_iter = arrays_lib.train_iterator(
+        train_arrays(config.data_dir, q_builder, i_builder, vocab,
+                     c.max_question_length),
+        batch_size=train_batch, seed=config.data_seed,
+        process_index=process_index, process_count=process_count,
+        questions_per_image=group, num_threads=config.data_threads,
+        augment=(functools.partial(augment_batch, **augment_kwargs)
+                 if host_augment else None))
+  else:
+    train_iter = pipeline.train_iterator(
+        train_source, batch_size=train_batch, seed=config.data_seed,
+        process_index=process_index, process_count=process_count,
+        num_threads=config.data_threads, num_workers=config.data_workers,
+        random_map_fn=(functools.partial(_augment_example, **augment_kwargs)
+                       if host_augment else None))
   eval_iter_fn = pipeline.eval_iterable_fn(
       eval_source, batch_size=eval_batch, process_index=process_index,
       process_count=process_count, num_threads=config.data_threads)
@@ -1216,6 +1340,15 @@ def get_dataset(
       vocab, image_size=c.image_size, max_length=c.max_question_length,
       num_train=len(train_source), num_eval=len(eval_source),
       eval_split=c.eval_split)
+
+
+def _check_input_settings(c: Any) -> None:
+  for field, allowed in (('input', INPUTS), ('augment_on', AUGMENT_ON),
+                         ('interpolation', tuple(_RESAMPLE))):
+    if c[field] not in allowed:
+      raise errors.UserError(
+          f'config.clevr.{field} must be one of {list(allowed)}, got '
+          f'{c[field]!r}.')
 
 
 def _augment_example(example, rng, **kwargs):
