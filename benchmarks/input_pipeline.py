@@ -6,7 +6,14 @@ build) and measures
   - preparation time and stored bytes per 1,000 images;
   - examples/s of the per-question source (read + tokenise), of the source
     with the train augmentation (pad/crop/rotate), both in one thread (= per
-    core), and of the batched grain train iterator with --threads threads.
+    core), and of the batched grain train iterator with --threads threads
+    (clevr.input='records', the path before the arrays);
+  - the arrays (clevr.input='arrays'): build time and bytes, and examples/s
+    of their train iterator in one thread and with --threads threads, with
+    the augmentation on the device (the host only gathers), on the host,
+    and with --per_image questions sharing an image; and images/s of the
+    on-device augmentation itself in a jitted function on this CPU;
+  - each rate against the records iterator's per-core rate, in this run.
 Reports medians over --repeats passes.
 
   python benchmarks/input_pipeline.py
@@ -29,7 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from absl import flags
 import numpy as np
 
+from hardattn import augment as augment_lib
 from hardattn import base_config
+from hardattn.datasets import arrays as arrays_lib
 from hardattn.datasets import clevr
 from hardattn.datasets import pipeline
 
@@ -51,6 +60,8 @@ def parse_args():
   p.add_argument('--workers', type=int, default=2,
                  help='grain worker processes for the batched iterator')
   p.add_argument('--batch_size', type=int, default=64)
+  p.add_argument('--per_image', type=int, default=4,
+                 help='questions per image of the image-shared rows')
   return p.parse_args()
 
 
@@ -93,6 +104,72 @@ def iterator_rate(source, args, *, threads: int, workers: int,
   if hasattr(it, 'close'):
     it.close()
   return statistics.median(rates)
+
+
+def batches_rate(it, args, batch_size: int) -> float:
+  """Median examples/s of an iterator's batches of `batch_size`."""
+  for _ in range(2):  # start-up
+    next(it)
+  batches = max(1, args.examples // batch_size)
+  rates = []
+  for _ in range(args.repeats):
+    t = time.perf_counter()
+    for _ in range(batches):
+      next(it)
+    rates.append(batches * batch_size / (time.perf_counter() - t))
+  return statistics.median(rates)
+
+
+def array_rows(data_dir, q_builder, i_builder, vocab, config, args,
+               per_core: float) -> None:
+  """Builds the train arrays and prints their iterator's rates."""
+  path = clevr.arrays_dir(data_dir, q_builder, i_builder, 'train')
+  t = time.perf_counter()
+  clevr.build_arrays(q_builder, i_builder, vocab, 'train', path)
+  print(f'arrays: built in {time.perf_counter() - t:.1f} s, '
+        f'{dir_bytes(path) / 2**20:.1f} MiB')
+  arrays = clevr.train_arrays(data_dir, q_builder, i_builder, vocab,
+                              config.clevr.max_question_length)
+  c = config.clevr
+  host = functools.partial(clevr.augment_batch, pad=c.pad,
+                           max_rotation=c.max_rotation,
+                           interpolation='nearest')
+  print(f'| arrays iterator, batch {args.batch_size} | threads | '
+        'questions/s | x records per core |\n|---|---|---|---|')
+  for title, group, augment in (
+      ('augmentation on the device', 1, None),
+      ('augmentation on the host (nearest)', 1, host),
+      (f'{args.per_image} questions per image, on the device',
+       args.per_image, None),
+      (f'{args.per_image} questions per image, on the host', args.per_image,
+       host)):
+    for threads in (0, args.threads):
+      it = arrays_lib.train_iterator(
+          arrays, batch_size=args.batch_size, seed=0,
+          questions_per_image=group, augment=augment, num_threads=threads)
+      r = batches_rate(it, args, args.batch_size)
+      print(f'| {title} | {threads or "0 (caller)"} | {r:,.0f} | '
+            f'{r / per_core:.1f}x |', flush=True)
+
+
+def device_augment_rate(args) -> None:
+  """Images/s of the jitted on-device augmentation on this host's CPU."""
+  import jax  # pylint: disable=g-import-not-at-top
+  size = args.image_size
+  images = jax.numpy.asarray(np.random.default_rng(0).integers(
+      0, 256, (args.batch_size, size, size, 3), np.uint8))
+  for interpolation in ('nearest', 'bilinear'):
+    fn = jax.jit(augment_lib.image_augment(
+        pad=4, max_rotation=0.05, interpolation=interpolation))
+    fn(images, jax.random.key(0)).block_until_ready()
+    times = []
+    for r in range(max(5, args.repeats)):
+      t = time.perf_counter()
+      fn(images, jax.random.key(r)).block_until_ready()
+      times.append(time.perf_counter() - t)
+    print(f'on-device augmentation ({interpolation}), jitted, '
+          f'{jax.devices()[0].platform}: '
+          f'{args.batch_size / statistics.median(times):,.0f} images/s')
 
 
 def main():
@@ -144,12 +221,16 @@ def main():
     full = rate(lambda i: augment(source[i]['image'], rng), n, args.repeats)
     print(f'  {interpolation}: augmentation alone {aug_only:.0f} ex/s; '
           f'read+tokenise+augment {full:.0f} ex/s')
+  per_core = None
   for threads, workers in ((0, 0), (args.threads, 0), (0, args.workers)):
     r = iterator_rate(source, args, threads=threads, workers=workers,
                       interpolation='nearest')
+    per_core = per_core or r
     print(f'grain train iterator, batch {args.batch_size}, nearest: '
           f'{threads} thread(s), {workers} worker process(es): {r:.0f} ex/s '
           f'(machine has {os.cpu_count()} cores)')
+  array_rows(data_dir, q_builder, i_builder, vocab, config, args, per_core)
+  device_augment_rate(args)
 
 
 if __name__ == '__main__':

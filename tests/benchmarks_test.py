@@ -37,6 +37,12 @@ def test_quick_suite_writes_report_and_plot(tmp_path):
                    re.MULTILINE)
   assert re.search(r'^\| Sort-of-CLEVR \| .* \| 8 \| [\d.]+ \|', text,
                    re.MULTILINE)
-  assert '| CLEVR | `clevr_han_rn` | 8 | not prepared here |' in text
+  # Not prepared in data_dir: measured on synthetic releases.
+  for row in ('CLEVR | `clevr_han_rn`', 'CLEVR, 4 questions an image | '
+              '`clevr_han_rn:per_image=4`', 'VQA-CP v2 | `vqacp_han_rn`'):
+    assert re.search(rf'^\| {re.escape(row)} \| 8 \(synthetic release, 40 '
+                     r'images\) \| [\d.]+ \| [\d,.]+ \|', text,
+                     re.MULTILINE), row
+  assert '| not prepared here |' not in text
   assert '](p.png)' in text
   assert plot.read_bytes().startswith(b'\x89PNG\r\n\x1a\n')
