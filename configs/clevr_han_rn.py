@@ -19,6 +19,8 @@ Presets (the paper gives no sizes; decision):
   `:plus`      CNN 32-64-128-256, 64-d word embeddings, LSTM 256; 128x128.
   `:plusplus`  the same at 224x224 (14x14 = 196 cells, k = 49).
   `:frac=0.5`  keep half the cells.
+  `:per_image=4`  up to 4 questions of an image share it (and its CNN
+               pass) in a batch; the paper has 1 (docs/clevr.md).
   `:cpu`       a short run to see the path work (any of the above with it):
                1,000 steps, an eval of 2,048 val questions every 500.
 

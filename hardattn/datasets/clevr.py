@@ -1048,8 +1048,8 @@ def arrays_dir(data_dir: str, q_builder: 'ClevrQuestions',
 
 def build_arrays(q_builder: 'ClevrQuestions', i_builder: 'ClevrImages',
                  vocab: 'Vocabulary', split: str, path: str) -> None:
-  """Writes the split's arrays from its prepared records (once: about a
-  minute and 3.5 GB for CLEVR's train split at 128)."""
+  """Writes the split's arrays from its prepared records (once; CLEVR's
+  train images take 70,000 x 128 x 128 x 3 bytes, 3.4 GB, at 128)."""
   questions = q_builder.as_data_source(split)
   images = i_builder.as_data_source(split)
   logging.info('Building CLEVR %s arrays (%d questions, %d images) in %s',
