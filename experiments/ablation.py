@@ -137,6 +137,8 @@ VARIANTS = {
     'demo_sum': ('configs/sort_of_clevr_sum.py', []),
     'demo_han_sum': ('configs/sort_of_clevr_han_sum.py', []),
     'demo_adahan_rn': ('configs/sort_of_clevr_adahan_rn.py', []),
+    # HAN at AdaHAN's mean cell count there (12.5%: 3 of 25 cells).
+    'demo_han_rn_k3': (_SOC, ['--config.model.fraction=0.12']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),
     'spatial_sum': ('configs/spatial_han_sum.py',
