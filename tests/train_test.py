@@ -77,13 +77,20 @@ def test_sharded_step_matches_single_device(model_name):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
 
 
-def test_nonfinite_step_is_skipped():
+def _han_rn_state(questions: int, images: int | None = None):
+  """A test-config HAN+RN train state and a batch of `questions` on
+  `images` (default: one each)."""
   config = _config()
   meta = sort_of_clevr.meta(10, 10)
   model = models.create_model('han_rn', meta, **config.model)
   tx = optim.create_optimizer(config.optimizer, 10)
-  batch = _batch(meta, 4)
-  state = train.create_train_state(model, batch, tx, jax.random.key(0))
+  batch = _batch(meta, questions)
+  batch['image'] = batch['image'][:images or questions]
+  return train.create_train_state(model, batch, tx, jax.random.key(0)), batch
+
+
+def test_nonfinite_step_is_skipped():
+  state, batch = _han_rn_state(4)
   bad = state.replace(params=jax.tree.map(lambda x: x * jnp.nan,
                                           state.params))
   new, m = jax.jit(train.train_step)(bad, batch, jax.random.key(1))
@@ -96,14 +103,8 @@ def test_nonfinite_step_is_skipped():
 
 def test_masked_questions_weigh_nothing():
   """Padding of image groups (mask False) changes neither loss nor step."""
-  config = _config()
-  meta = sort_of_clevr.meta(10, 10)
-  model = models.create_model('han_rn', meta, **config.model)
-  tx = optim.create_optimizer(config.optimizer, 10)
-  batch = _batch(meta, 8)
-  batch['image'] = batch['image'][:4]  # 2 questions per image
+  state, batch = _han_rn_state(8, images=4)  # 2 questions per image
   batch['mask'] = np.array([True, True, True, False] * 2)
-  state = train.create_train_state(model, batch, tx, jax.random.key(0))
   step = jax.jit(train.train_step)
   other = dict(batch, answer=np.where(batch['mask'], batch['answer'],
                                       (batch['answer'] + 1) % 10))
@@ -124,12 +125,7 @@ def test_masked_questions_weigh_nothing():
 
 
 def test_augment_sees_the_images_and_a_key_per_step():
-  config = _config()
-  meta = sort_of_clevr.meta(10, 10)
-  model = models.create_model('han_rn', meta, **config.model)
-  tx = optim.create_optimizer(config.optimizer, 10)
-  batch = _batch(meta, 4)
-  state = train.create_train_state(model, batch, tx, jax.random.key(0))
+  state, batch = _han_rn_state(4)
   seen = []
 
   def augment(images, key):
