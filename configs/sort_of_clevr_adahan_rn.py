@@ -15,7 +15,8 @@ evals beside other work; `python experiments/ablation.py
 --root=workdirs/final --steps=5000 --seeds=0 --variants=demo_adahan_rn`):
 66.6% overall, 64.6% non-relational, 68.5% relational, 12.5% of the cells
 kept (3 of 25), 98.6% of them on an object, the asked object kept 49.1%
-of the time (docs/bootstrapping.md).
+of the time; HAN keeping 3 cells on the same recipe scored 60.3%
+(docs/bootstrapping.md).
 Measured with `:legacy` (2026-11-21, 2-core AMD EPYC VM, 2 fake XLA CPU
 devices, Sort-of-CLEVR test split; docs/sort_of_clevr.md):
   4,000 steps, 15 min: 49.5% non-relational, 44.7% relational, 31% of the
