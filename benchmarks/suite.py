@@ -310,7 +310,9 @@ def measure(b: Built, batch_size: int, steps: int,
   state = random_state(model, tx, batch, repl)
   key = jax.device_put(jax.random.key(1), repl)
   gbatch = sharding.to_global(batch, mesh)
-  step_fn = jax.jit(functools.partial(train.train_step, loss=config.loss),
+  step_fn = jax.jit(functools.partial(  # as train_and_evaluate's
+      train.train_step, loss=config.loss,
+      augment=datasets.device_augment(config)),
                     in_shardings=(repl, data, repl),
                     out_shardings=(repl, repl), donate_argnums=(0,))
   t = time.perf_counter()

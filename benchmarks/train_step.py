@@ -150,7 +150,10 @@ def measure(name: str, batch_size: int, steps: int,
   state = jax.jit(lambda b: train.create_train_state(
       model, b, tx, jax.random.key(0)), out_shardings=repl)(
           {k: batch[k] for k in ('image', 'question')})
-  step_fn = jax.jit(functools.partial(train.train_step, loss=config.loss),
+  # As training runs it: with the dataset's on-device augmentation (CLEVR).
+  step_fn = jax.jit(functools.partial(
+      train.train_step, loss=config.loss,
+      augment=datasets.device_augment(config)),
                     in_shardings=(repl, sharding.data_sharding(mesh), repl),
                     out_shardings=(repl, repl), donate_argnums=(0,))
 
