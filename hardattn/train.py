@@ -162,16 +162,17 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
   # Padding questions (image groups with fewer questions) weigh nothing.
   weights = batch['mask'].astype(jnp.float32) if 'mask' in batch else None
 
+  def mean(values: jax.Array) -> jax.Array:
+    if weights is None:
+      return jnp.mean(values)
+    return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
   def loss_fn(params):
     (logits, aux), updates = state.apply_fn(
         {'params': params, 'batch_stats': state.batch_stats},
         images, batch['question'], train=True,
         rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
-    value = answer_loss(logits, batch, loss)
-    if weights is None:
-      value = jnp.mean(value)
-    else:
-      value = jnp.sum(value * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+    value = mean(answer_loss(logits, batch, loss))
     return value, (logits, aux, updates)
 
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -183,9 +184,7 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
   new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
                            new_state, state)
   new_state = new_state.replace(step=state.step + 1)
-  credit = answer_credit(logits, batch)
-  if weights is not None:
-    credit = jnp.sum(credit * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+  credit = mean(answer_credit(logits, batch))
   step_metrics = metrics_lib.TrainMetrics.single_from_model_output(
       loss=loss_value, accuracy=credit,
       fraction_kept=aux['fraction_kept'],

@@ -23,7 +23,7 @@ once an epoch, and the CNN runs once per image of the batch (the layout of
 `pipeline.flatten_question_groups`).
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 import functools
 import json
 import logging
@@ -38,8 +38,9 @@ import numpy as np
 from hardattn import errors
 
 Batch = dict[str, np.ndarray]
-# Augments a batch's images [n, S, S, 3] with a generator seeded by batch.
-ImageAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+# augment(images, rng, row, rows): see `train_iterator`.
+ImageAugment = Callable[[np.ndarray, np.random.Generator, int, int],
+                        np.ndarray]
 
 _DONE = 'arrays.json'
 _PREFETCH_BATCHES = 4
@@ -175,7 +176,7 @@ class _Batches:
 def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
                    seed: int, process_index: int = 0, process_count: int = 1,
                    questions_per_image: int = 1,
-                   augment: Callable[..., np.ndarray] | None = None,
+                   augment: ImageAugment | None = None,
                    num_threads: int = 1,
                    prefetch_batches: int = _PREFETCH_BATCHES
                    ) -> grain.DatasetIterator:
@@ -206,9 +207,8 @@ def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
     raise errors.UserError(
         f'config.questions_per_image={group} must be a positive divisor of '
         f'the per-process batch size ({batch_size}).')
-  image_index = np.asarray(arrays['image_index'])
-  num_units = len(question_chunks(image_index, group,
-                                  np.random.default_rng(0)))
+  counts = np.bincount(np.asarray(arrays['image_index']))
+  num_units = int(np.sum(-(-counts // group)))  # chunks of an epoch
   if num_units < batch_size // group * process_count:
     raise errors.UserError(
         f'The training data has {num_units} image groups, fewer than one '

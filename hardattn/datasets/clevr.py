@@ -1018,6 +1018,18 @@ def augment(image: np.ndarray, rng: np.random.Generator, *, pad: int,
                           interpolation)
 
 
+def encode_record(q: Mapping[str, Any], vocab: 'Vocabulary'
+                  ) -> tuple[list[int], int, int, int]:
+  """A question record's (token ids, answer id or -1, question type,
+  family), as training reads them (types of test questions, -1, are 0)."""
+  text, answer = q['question'], q['answer']
+  text = text.decode() if isinstance(text, bytes) else text
+  answer = answer.decode() if isinstance(answer, bytes) else answer
+  return (vocab.encode(text),
+          vocab.answer_ids.get(answer, -1) if answer else -1,
+          max(int(q['question_type']), 0), int(q['question_family']))
+
+
 def augment_batch(images: np.ndarray, rng: np.random.Generator,
                   row: int = 0, rows: int | None = None, *, pad: int,
                   max_rotation: float, interpolation: str = 'nearest'
@@ -1057,13 +1069,11 @@ def build_arrays(q_builder: 'ClevrQuestions', i_builder: 'ClevrImages',
   writer = arrays_lib.ArrayWriter(path)
   tokens, answers, types, families, image_index = [], [], [], [], []
   for q in questions:
-    text, answer = q['question'], q['answer']
-    text = text.decode() if isinstance(text, bytes) else text
-    answer = answer.decode() if isinstance(answer, bytes) else answer
-    tokens.append(vocab.encode(text))
-    answers.append(vocab.answer_ids.get(answer, -1) if answer else -1)
-    types.append(max(int(q['question_type']), 0))
-    families.append(int(q['question_family']))
+    ids, answer, qtype, family = encode_record(q, vocab)
+    tokens.append(ids)
+    answers.append(answer)
+    types.append(qtype)
+    families.append(family)
     image_index.append(int(q['image_index']))
   length = max(1, max(map(len, tokens), default=1))
   question = writer.create('question', (len(tokens), length), np.int32)
@@ -1148,20 +1158,16 @@ class QuestionSource(Sequence):
     if not 0 <= index < len(self):
       raise IndexError(index)
     q = self._questions[int(index)]
-    text = q['question']
-    text = text.decode() if isinstance(text, bytes) else text
-    answer = q['answer']
-    answer = answer.decode() if isinstance(answer, bytes) else answer
-    ids = self._vocab.encode(text)[:self._max_length]
+    ids, answer, qtype, family = encode_record(q, self._vocab)
+    ids = ids[:self._max_length]
     tokens = np.zeros(self._max_length, np.int32)
     tokens[:len(ids)] = ids
     example = {
         'image': self._read_image[int(q['image_index'])]['image'],
         'question': tokens,
-        'answer': np.int32(self._vocab.answer_ids.get(answer, -1)
-                           if answer else -1),
-        'question_type': np.int32(max(int(q['question_type']), 0)),
-        'question_family': np.int32(q['question_family']),
+        'answer': np.int32(answer),
+        'question_type': np.int32(qtype),
+        'question_family': np.int32(family),
     }
     if self._objects_image_size is not None:
       # Normalised boxes to pixels of the stored S x S image: x * S / 480,
