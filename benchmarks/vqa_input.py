@@ -11,7 +11,12 @@ run, the median over --repeats passes of
     the grid read, in one thread (= per core),
   - the same with the grid read (random order, as in training; the page
     cache is warm),
-  - the batched grain train iterator with --threads read threads.
+  - the batched grain train iterator with --threads read threads,
+  - the arrays path (vqa.input='arrays', the default) in one thread, with
+    each image read from its grid record or (vqa.image_arrays) from a
+    memory-mapped copy, for each --per_image group size; its batches hold
+    batch_size // g * g question slots, and the rate counts real questions
+    (padding of image groups excluded).
 
   python benchmarks/vqa_input.py --num_images=400
 """
@@ -32,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from hardattn import base_config
+from hardattn.datasets import arrays as arrays_lib
 from hardattn.datasets import pipeline
 from hardattn.datasets import vqa
 
@@ -44,6 +50,8 @@ def parse_args():
   p.add_argument('--repeats', type=int, default=3)
   p.add_argument('--threads', type=int, default=2)
   p.add_argument('--batch_size', type=int, default=128)
+  p.add_argument('--per_image', default='1,5',
+                 help='comma-separated questions_per_image of the arrays rows')
   return p.parse_args()
 
 
@@ -147,6 +155,33 @@ def main():
     print(f'batched iterator, {args.threads} threads: '
           f'{rate(batches, n, args.repeats):.0f} ex/s (batch '
           f'{args.batch_size})')
+    for copy in (False, True):
+      config.vqa.image_arrays = copy
+      # pylint: disable=protected-access
+      arrays, table = vqa.train_arrays(config, q_builder, md, images,
+                                       source.indices,
+                                       vqa._image_name(config))
+      # pylint: enable=protected-access
+      for group in (int(g) for g in args.per_image.split(',')):
+        print(f'arrays, images from {"the copy" if copy else "records"}, '
+              f'{group} q/image, 1 thread: '
+              f'{arrays_rate(arrays, table, group, args):.0f} questions/s')
+
+
+def arrays_rate(arrays, table, group: int, args) -> float:
+  """Real questions/s of the arrays iterator in the calling thread."""
+  iterator = arrays_lib.train_iterator(
+      arrays, images=table, batch_size=args.batch_size // group * group,
+      seed=0, questions_per_image=group, num_threads=0)
+  next(iterator)
+  rates = []
+  for _ in range(args.repeats):
+    t = time.perf_counter()
+    real = 0
+    while real < args.examples:
+      real += int(np.sum(next(iterator)['mask']))
+    rates.append(real / (time.perf_counter() - t))
+  return statistics.median(rates)
 
 
 if __name__ == '__main__':

@@ -326,7 +326,8 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
   batch 128, about 15 epochs of VQA-CP v2's train split. Presets:
   `:frac=0.25` (HAN's fraction of cells), `:version=vqa_v2` (VQA v2:
   train on train, evaluate on val), `:pixels` (the ResNet inside the model,
-  reading the JPEGs; `:pixels,finetune` also trains it).
+  reading the JPEGs; `:pixels,finetune` also trains it), `:per_image=G`
+  (up to G questions share an image in a train batch).
 
   Args:
     model_name: a key of hardattn.models.MODELS.
@@ -337,7 +338,7 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
     (config, parsed preset arguments).
   """
   args = parse_arg(arg, frac=0.25, version='vqacp_v2', pixels=False,
-                   finetune=False, **extra_args)
+                   finetune=False, per_image=1, **extra_args)
   c = base_config()
   paper_training(c)
   del c.sort_of_clevr
@@ -363,6 +364,10 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
       heldout_fraction=0.05,  # of train questions, the 'heldout' split
       heldout_seed=0,
       eval_split='test' if args.version == 'vqacp_v2' else 'val',
+      # 'arrays': train batches gathered from question arrays built once
+      # (hardattn.datasets.vqa); 'records': one record parsed a question.
+      input='arrays',
+      image_arrays=False,  # copy the train grids into one array (99 GB)
   ))
   c.data_threads = 4
   c.model_name = model_name
@@ -385,6 +390,9 @@ def vqa_config(model_name: str, arg: str | None, **extra_args
   c.optimizer.learning_rate = 3e-4
   c.optimizer.grad_clip_norm = 5.0
   c.batch_size = 128
+  # Up to this many questions share an image (its grid read and encoding)
+  # in a train batch (vqa.input='arrays'); 1: one image per question.
+  c.questions_per_image = args.per_image
   c.eval_batch_size = 512
   c.num_train_steps = 50_000
   c.log_every_steps = 200

@@ -233,6 +233,99 @@ def test_heldout_split_is_carved_from_train(release, data_dir):
     vqa.get_split(config, 'val', batch_size=2)
 
 
+# ---------------------------------------------------------- Train arrays ----
+
+
+def _train_input(config):
+  """(train question source, arrays, image table) of a config."""
+  # pylint: disable=protected-access
+  q_builder, images, md = vqa._open(config)
+  source = vqa._source(q_builder, images, md, 'train', config)
+  arrays, table = vqa.train_arrays(config, q_builder, md, images,
+                                   source.indices, vqa._image_name(config))
+  # pylint: enable=protected-access
+  return source, arrays, table
+
+
+@pytest.mark.parametrize('spec', ['vqacp_han_rn.py', 'vqacp_han_rn.py:pixels'])
+def test_train_arrays_hold_the_records_examples(spec, release, data_dir):
+  """Built once from the records, the arrays give every train example's
+  fields as the record source does, and its image through the table."""
+  config = tiny(spec, release, data_dir)
+  config.vqa.max_question_length = 5  # cuts some questions
+  source, arrays, table = _train_input(config)
+  assert len(arrays['image_index']) == len(source) == 18
+  assert len(table) == 4  # the fixture's train images
+  for j in range(len(source)):
+    example = source[j]
+    image = table[arrays['image_index'][j:j + 1]][0]
+    np.testing.assert_array_equal(image, example['image'])
+    for name, value in example.items():
+      if name != 'image':
+        np.testing.assert_array_equal(arrays[name][j], value, err_msg=name)
+
+
+def test_image_arrays_copy_the_table(release, data_dir):
+  config = tiny('vqacp_han_rn.py', release, data_dir)
+  _, _, table = _train_input(config)
+  config.vqa.image_arrays = True
+  _, arrays, copied = _train_input(config)
+  assert isinstance(copied, np.memmap) and copied.dtype == np.float16
+  ids = np.arange(len(table))
+  np.testing.assert_array_equal(copied[ids], table[ids])
+  assert len(arrays['image_index']) == 18
+
+
+def test_image_shared_batches_cover_an_epoch(release, data_dir):
+  """questions_per_image=2: a batch of 8 questions holds 4 images, each
+  slot's question is on its group's image, and an epoch has every train
+  question once (padding masked)."""
+  config = tiny('vqacp_han_rn.py:per_image=2', release, data_dir)
+  assert config.questions_per_image == 2
+  train_iter, _, _ = datasets.get_dataset(config)
+  source, arrays, table = _train_input(config)
+  seen, seen_per_batch = [], []
+  for _ in range(3):  # 18 questions on 4 images: 10 or 11 groups of <= 2
+    batch = next(train_iter)
+    seen_per_batch.append(int(np.sum(batch['mask'])))
+    assert batch['image'].shape == (4, 2, 2, 256)
+    assert batch['question'].shape == (8, 14)
+    for slot in np.flatnonzero(batch['mask']):
+      # The slot's question: its image matches the group's image.
+      matches = [j for j in range(len(source))
+                 if np.array_equal(arrays['question'][j],
+                                   batch['question'][slot])
+                 and arrays['image_id'][j] == batch['image_id'][slot]]
+      assert matches
+      j = matches[0]
+      np.testing.assert_array_equal(
+          table[arrays['image_index'][j:j + 1]][0], batch['image'][slot // 2])
+      seen.append((int(batch['image_id'][slot]),
+                   tuple(batch['question'][slot])))
+  # The fixture asks each question text once per image, so a (image,
+  # tokens) pair is a question. The first 2 batches (8 of the epoch's 10
+  # or 11 groups) repeat none; with the third, the epoch is complete.
+  first_two = seen[:int(np.sum(seen_per_batch[:2]))]
+  assert len(set(first_two)) == len(first_two)
+  assert len(set(seen)) == 18
+
+
+def test_trains_on_image_shared_batches(release, data_dir, tmp_path):
+  config = tiny('vqacp_han_rn.py:per_image=2', release, data_dir)
+  report = train.train_and_evaluate(config, str(tmp_path))
+  assert report['step'] == 3 and np.isfinite(report['loss'])
+
+
+def test_bad_input_settings_are_named(release, data_dir):
+  config = tiny('vqacp_han_rn.py:per_image=2', release, data_dir)
+  config.vqa.input = 'records'
+  with pytest.raises(errors.UserError, match="vqa.input='arrays'"):
+    datasets.get_dataset(config)
+  config.vqa.input = 'array'
+  with pytest.raises(errors.UserError, match='config.vqa.input must be one'):
+    datasets.get_dataset(config)
+
+
 # ------------------------------------------------------------- Training ----
 
 

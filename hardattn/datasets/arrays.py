@@ -21,6 +21,10 @@ chunks are shuffled; a chunk's empty slots are masked out (`mask` False,
 their fields copied from the chunk's first question). Every question is seen
 once an epoch, and the CNN runs once per image of the batch (the layout of
 `pipeline.flatten_question_groups`).
+
+Where the images are too large to copy (VQA's 14x14x2048 grids: 99 GB for
+COCO), `images.npy` is left out and the iterator takes a table that reads
+them by image index from their records, once per image of a batch.
 """
 
 from collections.abc import Callable, Mapping
@@ -41,6 +45,8 @@ Batch = dict[str, np.ndarray]
 # augment(images, rng, row, rows): see `train_iterator`.
 ImageAugment = Callable[[np.ndarray, np.random.Generator, int, int],
                         np.ndarray]
+# Question fields that are not per question.
+_NOT_QUESTIONS = ('images', 'image_index')
 
 _DONE = 'arrays.json'
 _PREFETCH_BATCHES = 4
@@ -94,6 +100,13 @@ def load(path: str) -> dict[str, np.ndarray]:
           for name in fields}
 
 
+def fit_length(tokens: np.ndarray, length: int) -> np.ndarray:
+  """[n, L] tokens cut or 0-padded to [n, length]."""
+  if tokens.shape[1] >= length:
+    return tokens[:, :length]
+  return np.pad(tokens, ((0, 0), (0, length - tokens.shape[1])))
+
+
 def question_chunks(image_index: np.ndarray, group: int,
                     rng: np.random.Generator) -> np.ndarray:
   """One epoch's units: [num_chunks, group] question ids, -1 padded.
@@ -123,11 +136,11 @@ class _Batches:
 
   def __init__(self, arrays: Mapping[str, np.ndarray], *, batch_size: int,
                group: int, seed: int, process_index: int, process_count: int,
-               augment: ImageAugment | None, num_units: int):
+               augment: ImageAugment | None, num_units: int, images: Any):
     self._arrays = arrays
-    self._images = arrays['images']
+    self._images = images
     self._image_index = np.asarray(arrays['image_index'])
-    self._fields = [k for k in arrays if k not in ('images', 'image_index')]
+    self._fields = [k for k in arrays if k not in _NOT_QUESTIONS]
     self._local = batch_size // group  # units (images) per process batch
     self._global = self._local * process_count
     self._row = process_index * self._local
@@ -152,16 +165,22 @@ class _Batches:
       out[rows] = self.epoch(int(e))[offsets[rows]]
     return out
 
-  def __call__(self, index: int) -> Batch:
-    ids = self.units(index)
-    mask = ids >= 0
-    ids = np.where(mask, ids, ids[:, :1]).reshape(-1)  # pads: row's first
+  def _read_images(self, image_ids: np.ndarray) -> np.ndarray:
+    """The images at `image_ids`, in that order."""
+    if not isinstance(self._images, np.ndarray):  # a table of records
+      return np.asarray(self._images[image_ids])
     # Sorted reads are sequential on a memory map; then back to batch order.
-    image_ids = self._image_index[ids[::self._group]]
     order = np.argsort(image_ids, kind='stable')
     images = np.empty((len(image_ids),) + self._images.shape[1:],
                       self._images.dtype)
     images[order] = self._images[image_ids[order]]
+    return images
+
+  def __call__(self, index: int) -> Batch:
+    ids = self.units(index)
+    mask = ids >= 0
+    ids = np.where(mask, ids, ids[:, :1]).reshape(-1)  # pads: row's first
+    images = self._read_images(self._image_index[ids[::self._group]])
     if self._augment is not None:
       # Draws for the whole global batch, so they do not depend on the
       # number of processes.
@@ -177,13 +196,15 @@ def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
                    seed: int, process_index: int = 0, process_count: int = 1,
                    questions_per_image: int = 1,
                    augment: ImageAugment | None = None,
+                   images: Any = None,
                    num_threads: int = 1,
                    prefetch_batches: int = _PREFETCH_BATCHES
                    ) -> grain.DatasetIterator:
   """An endless iterator of shuffled train batches gathered from arrays.
 
   Args:
-    arrays: a split from `load` (images, image_index and question fields).
+    arrays: a split from `load` (images, image_index and question fields;
+      images may be absent when `images` is given).
     batch_size: per-process questions b (a multiple of the group).
     seed: the order's seed; epoch e is ordered by default_rng([seed, e]).
     process_index: this process's index.
@@ -192,6 +213,9 @@ def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
     augment: optional host augmentation augment(images, rng, row, rows):
       images [n, S, S, 3] are rows row .. row + n - 1 of a global batch of
       `rows` images, rng is seeded by the batch number.
+    images: the images by image index, where `arrays` has none: an object
+      whose [int array] gives those images stacked (a reader of records);
+      None: arrays['images'].
     num_threads: grain threads gathering batches (0: the calling thread).
     prefetch_batches: batches gathered ahead.
 
@@ -215,7 +239,8 @@ def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
         f'global batch ({batch_size // group} x {process_count} processes).')
   gather = _Batches(arrays, batch_size=batch_size, group=group, seed=seed,
                     process_index=process_index, process_count=process_count,
-                    augment=augment, num_units=num_units)
+                    augment=augment, num_units=num_units,
+                    images=arrays['images'] if images is None else images)
   ds = grain.MapDataset.range(sys.maxsize).map(gather)
   read_options = grain.ReadOptions(
       num_threads=num_threads,
@@ -226,5 +251,5 @@ def train_iterator(arrays: Mapping[str, np.ndarray], *, batch_size: int,
 def log_built(name: str, path: str, arrays: Mapping[str, np.ndarray]) -> None:
   size = sum(a.nbytes for a in arrays.values())
   logging.info('%s arrays in %s: %d questions, %d images, %.1f GB.', name,
-               path, len(arrays['image_index']), len(arrays['images']),
-               size / 1e9)
+               path, len(arrays['image_index']),
+               int(np.max(arrays['image_index'], initial=-1)) + 1, size / 1e9)

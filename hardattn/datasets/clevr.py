@@ -1100,12 +1100,7 @@ def train_arrays(data_dir: str, q_builder: 'ClevrQuestions',
     build_arrays(q_builder, i_builder, vocab, 'train', path)
   loaded = arrays_lib.load(path)
   arrays_lib.log_built('CLEVR train', path, loaded)
-  question = loaded['question']
-  if question.shape[1] >= max_length:
-    loaded['question'] = question[:, :max_length]
-  else:
-    loaded['question'] = np.pad(question,
-                                ((0, 0), (0, max_length - question.shape[1])))
+  loaded['question'] = arrays_lib.fit_length(loaded['question'], max_length)
   return loaded
 
 

@@ -87,6 +87,21 @@ data_threads, data_workers, data_dir), all under `vqa.`:
   long_questions: 'truncate' | 'error'.
   heldout_fraction, heldout_seed: the carved validation split.
   eval_split: 'test' | 'val' | 'heldout' (not 'test_dev': no answers).
+  input: 'arrays' (train batches gathered from question arrays built once
+    from the records, images read once per image of a batch; see `Train
+    input`) | 'records' (one record read and parsed per question).
+  image_arrays: with input='arrays', also copy the train images (grids or
+    decoded pixels) into a memory-mapped array once: 99 GB for COCO's
+    ResNet-101 14x14 grids, so for a host with the disk to spare.
+and questions_per_image (with input='arrays').
+
+Train input. Parsing a question's answers (JSON) and its grid record costs
+about 2.5 ms in Python. With input='arrays' the question side is a few
+array lookups per batch: its tokens, targets and credit are built into
+arrays once (`build_arrays`, in DATA_DIR/vqa_arrays/); each image of a batch
+is read once, from its record or from the copy, so with questions_per_image
+g > 1 (VQA has about 5 questions an image) a grid read serves up to g
+questions and the model encodes it once.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -105,6 +120,7 @@ import tensorflow_datasets as tfds
 
 from hardattn import errors
 from hardattn import files
+from hardattn.datasets import arrays as arrays_lib
 from hardattn.datasets import clevr
 from hardattn.datasets import inputs as inputs_lib
 from hardattn.datasets import pipeline
@@ -886,6 +902,11 @@ class QuestionRecords(Sequence):
   def __len__(self) -> int:
     return len(self._indices)
 
+  @property
+  def indices(self) -> np.ndarray:
+    """The stored records' indices of the examples, in order."""
+    return self._indices
+
   def record(self, index: int) -> Mapping[str, Any]:
     """The stored question record of example `index`."""
     return self._records[int(self._indices[index])]
@@ -917,25 +938,154 @@ class QuestionSource(QuestionRecords):
 
   def __getitem__(self, index: int) -> dict[str, Any]:
     q = self._checked(index)
-    answers = json.loads(as_text(q['answers']))
-    target_ids, scores = vqa_answers.soft_targets(answers,
-                                                  self._md.answer_index)
-    credit_ids, credit = vqa_answers.answer_accuracies(
-        answers, self._md.answer_index)
-    best = (target_ids[int(np.argmax(scores))] if target_ids else -1)
-    coco_split, image_id = int(q['coco_split']), int(q['image_id'])
-    return {
-        'image': self._images(coco_split, image_id),
-        'question': self._tokens(as_text(q['question'])),
-        'answer': np.int32(best),
-        'answer_ids': padded(target_ids, MAX_ANSWERS, -1, np.int32),
-        'answer_scores': padded(scores, MAX_ANSWERS, 0, np.float32),
-        'credit_ids': padded(credit_ids, MAX_ANSWERS, -1, np.int32),
-        'credit': padded(credit, MAX_ANSWERS, 0, np.float32),
-        'question_type': np.int32(max(int(q['question_type']), 0)),
-        'image_id': np.int32(image_id),
-        'coco_split': np.int32(coco_split),
-    }
+    example = record_fields(q, self._md)
+    example['image'] = self._images(int(example['coco_split']),
+                                    int(example['image_id']))
+    example['question'] = self._tokens(as_text(q['question']))
+    return example
+
+
+def record_fields(q: Mapping[str, Any], md: Any) -> dict[str, np.ndarray]:
+  """A question record's fields besides its image and tokens: answer,
+  answer_ids, answer_scores, credit_ids, credit, question_type, image_id,
+  coco_split (see `QuestionSource`), for the answer vocabulary of `md`."""
+  answers = json.loads(as_text(q['answers']))
+  target_ids, scores = vqa_answers.soft_targets(answers, md.answer_index)
+  credit_ids, credit = vqa_answers.answer_accuracies(answers, md.answer_index)
+  best = (target_ids[int(np.argmax(scores))] if target_ids else -1)
+  return {
+      'answer': np.int32(best),
+      'answer_ids': padded(target_ids, MAX_ANSWERS, -1, np.int32),
+      'answer_scores': padded(scores, MAX_ANSWERS, 0, np.float32),
+      'credit_ids': padded(credit_ids, MAX_ANSWERS, -1, np.int32),
+      'credit': padded(credit, MAX_ANSWERS, 0, np.float32),
+      'question_type': np.int32(max(int(q['question_type']), 0)),
+      'image_id': np.int32(int(q['image_id'])),
+      'coco_split': np.int32(int(q['coco_split'])),
+  }
+
+
+# ---------------------------------------------------------- Train arrays ----
+
+INPUTS = ('arrays', 'records')
+# With vqa.input='arrays', train batches can group questions by image
+# (config.questions_per_image): the image is read and encoded once for them.
+SHARES_IMAGES = True
+
+
+def arrays_dir(data_dir: str, q_builder: VqaQuestions, num_answers: int,
+               split: str) -> str:
+  """Where a split's question arrays are (`hardattn.datasets.arrays`):
+  they depend on the prepared questions and the answer vocabulary."""
+  return os.path.join(
+      os.path.expanduser(data_dir), 'vqa_arrays',
+      f'{q_builder.builder_config.name}_{q_builder.version}_a{num_answers}',
+      split)
+
+
+def build_arrays(q_builder: VqaQuestions, md: Metadata, split: str,
+                 path: str) -> None:
+  """Writes a split's question arrays from its records (once): tokens (as
+  long as the longest question), the `record_fields`, image_index int32
+  [questions] and image_keys int32 [images, 2], each image's (coco split,
+  image id) in order of first use. The images stay in their records (or
+  go to `build_image_arrays`)."""
+  records = q_builder.as_data_source(split)
+  if not len(records):
+    raise errors.UserError(f'{q_builder.builder_config.name} has no {split} '
+                           'questions to build arrays of.')
+  logging.info('Building VQA %s question arrays (%d questions) in %s', split,
+               len(records), path)
+  columns = collections.defaultdict(list)
+  tokens, image_index, keys = [], [], {}
+  for q in records:
+    fields = record_fields(q, md)
+    for name, value in fields.items():
+      columns[name].append(value)
+    tokens.append(md.vocab.encode(as_text(q['question'])))
+    key = (int(fields['coco_split']), int(fields['image_id']))
+    image_index.append(keys.setdefault(key, len(keys)))
+  writer = arrays_lib.ArrayWriter(path)
+  length = max(1, max(map(len, tokens)))
+  question = writer.create('question', (len(tokens), length), np.int32)
+  for i, ids in enumerate(tokens):
+    question[i, :len(ids)] = ids
+  for name, values in columns.items():
+    values = np.stack(values)
+    writer.create(name, values.shape, values.dtype)[:] = values
+  writer.create('image_index', (len(image_index),), np.int32)[:] = image_index
+  writer.create('image_keys', (len(keys), 2), np.int32)[:] = list(keys)
+  writer.close({'split': split, 'num_answers': len(md.answers)})
+
+
+class ImageTable:
+  """Images by the arrays' image index, read from their records: table[ids]
+  stacks images(coco split, image id) of image_keys[ids]."""
+
+  def __init__(self, images: Callable[[int, int], np.ndarray],
+               keys: np.ndarray):
+    self._images = images
+    self._keys = np.asarray(keys)
+
+  def __len__(self) -> int:
+    return len(self._keys)
+
+  def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+    return np.stack([self._images(int(s), int(i))
+                     for s, i in self._keys[np.asarray(ids)]])
+
+
+def build_image_arrays(table: ImageTable, path: str) -> None:
+  """Copies every image of `table` (grids or decoded pixels) into one
+  memory-mapped array, images.npy, in table order (once)."""
+  logging.info('Copying %d VQA train images into %s', len(table), path)
+  writer = arrays_lib.ArrayWriter(path)
+  first = table[np.zeros(1, np.int64)][0]
+  stored = writer.create('images', (len(table),) + first.shape, first.dtype)
+  for i in range(len(table)):
+    stored[i] = table[np.array([i])][0]
+  writer.close({'images': len(table)})
+
+
+def train_arrays(config: Any, q_builder: VqaQuestions, md: Metadata,
+                 images: Callable[[int, int], np.ndarray], indices: np.ndarray,
+                 image_name: str) -> tuple[dict[str, np.ndarray], Any]:
+  """(question arrays of the train examples, their image table), built
+  where missing.
+
+  Args:
+    config: the run's config (data_dir, vqa.max_question_length,
+      vqa.image_arrays).
+    q_builder: the prepared questions.
+    md: their Metadata.
+    images: images(coco split, image id), as `QuestionSource` reads them.
+    indices: the stored train records the train split keeps
+      (`QuestionRecords.indices`: all but the held-out ones).
+    image_name: what the images are (the grids' builder or the pixels'
+      size), naming their copy with vqa.image_arrays.
+
+  Returns:
+    (arrays, images): arrays for `arrays.train_iterator`, the question
+    fields of the train examples in memory; images an `ImageTable`, or with
+    vqa.image_arrays their memory-mapped copy.
+  """
+  c = config.vqa
+  path = arrays_dir(config.data_dir, q_builder, len(md.answers), 'train')
+  if not arrays_lib.is_built(path):
+    build_arrays(q_builder, md, 'train', path)
+  loaded = arrays_lib.load(path)
+  table = ImageTable(images, loaded.pop('image_keys'))
+  loaded['question'] = arrays_lib.fit_length(loaded['question'],
+                                             c.max_question_length)
+  loaded = {name: np.asarray(values[indices])
+            for name, values in loaded.items()}
+  arrays_lib.log_built('VQA train', path, loaded)
+  if not c.image_arrays:
+    return loaded, table
+  image_path = f'{path}_images_{image_name}'
+  if not arrays_lib.is_built(image_path):
+    build_image_arrays(table, image_path)
+  return loaded, arrays_lib.load(image_path)['images']
 
 
 def heldout_indices(num_train: int, fraction: float, seed: int
@@ -981,6 +1131,14 @@ def _meta(config: Any, md: Metadata, **kwargs) -> pipeline.DatasetMeta:
   shape, dtype = _image_spec(config)
   return token_meta(NAME, md, config.vqa, md.question_types,
                     image_shape=shape, image_dtype=dtype, **kwargs)
+
+
+def _image_name(config: Any) -> str:
+  """What the train images are, for the name of their copy."""
+  c = config.vqa
+  if c.image_input == 'pixels':
+    return f'pixels{c.image_size}'
+  return f'{c.backbone}_{c.image_size}_s{c.backbone_stages}'
 
 
 def _image_spec(config: Any) -> tuple[tuple[int, ...], str]:
@@ -1157,13 +1315,31 @@ def get_dataset(
         f'split of {c.version}: it has no answers to evaluate on. Evaluate on '
         "'val' or 'heldout', and write its results file with python -m "
         f'hardattn.export --split={c.eval_split}.')
+  if c.input not in INPUTS:
+    raise errors.UserError(f'config.vqa.input must be one of {list(INPUTS)}, '
+                           f'got {c.input!r}.')
+  group = pipeline.questions_per_image(config, train_batch)
+  if group > 1 and c.input != 'arrays':
+    raise errors.UserError(f'config.questions_per_image={group} needs '
+                           "config.vqa.input='arrays'.")
   q_builder, images, md = _open(config)
   train_source = _source(q_builder, images, md, 'train', config)
   eval_source = _source(q_builder, images, md, c.eval_split, config)
-  train_iter, eval_iter_fn = iterators(
-      config, train_source, eval_source, train_batch=train_batch,
-      eval_batch=eval_batch, process_index=process_index,
-      process_count=process_count)
+  if c.input == 'arrays':
+    arrays, table = train_arrays(config, q_builder, md, images,
+                                 train_source.indices, _image_name(config))
+    train_iter = arrays_lib.train_iterator(
+        arrays, images=table, batch_size=train_batch, seed=config.data_seed,
+        process_index=process_index, process_count=process_count,
+        questions_per_image=group, num_threads=config.data_threads)
+    eval_iter_fn = pipeline.eval_iterable_fn(
+        eval_source, batch_size=eval_batch, process_index=process_index,
+        process_count=process_count, num_threads=config.data_threads)
+  else:
+    train_iter, eval_iter_fn = iterators(
+        config, train_source, eval_source, train_batch=train_batch,
+        eval_batch=eval_batch, process_index=process_index,
+        process_count=process_count)
   return train_iter, eval_iter_fn, _meta(
       config, md, num_train=len(train_source), num_eval=len(eval_source),
       eval_split=c.eval_split, picture_fn=_picture_fn(images))
