@@ -145,11 +145,17 @@ VARIANTS = {
                     ['--config.model_name=sum']),
     'spatial_han_sum_sched1000': ('configs/spatial_han_sum.py', [
         '--config.fraction_schedule=((1000,1.0),)']),
+    # All cells until the norms rank the asked square (about step 8,000 in
+    # the sum control), then a quarter: it continues the control's own
+    # step-8,000 checkpoint (START), as `sum` is han_sum at fraction 1.
+    'spatial_han_sum_sched8000': ('configs/spatial_han_sum.py:all_cells=8000',
+                                  []),
 }
 
 
 START = {name: ('han_rn_sched1000', 1000) for name in (
     'from1000_rn_mean', 'from1000_mean_lr5e4', 'from1000_sum_lr5e4')}
+START['spatial_han_sum_sched8000'] = ('spatial_sum', 8000)
 
 
 def workdir(root: str, variant: str, seed: int) -> str:
