@@ -16,6 +16,14 @@ model's speed and FLOPs relative to the plain RN measured in the same run.
 
 `--devices=N` splits the host CPU into N XLA devices (set before JAX starts);
 on this 2-core machine that speeds up convolutions.
+
+`--profile` also traces the timed steps (jax.profiler) and prints, per
+config, where the step's time goes: the executed XLA ops' time summed by
+the model scope that made them (e.g. rn/g1, image_encoder; forward and
+backward apart), from their `op_name` metadata.
+
+  python benchmarks/train_step.py --devices=2 --batch_size=80 --steps=5 \
+      --configs=clevr_rn,clevr_han_rn:per_image=4 --profile
 """
 
 import argparse
@@ -37,6 +45,14 @@ def parse_args():
                  help='fake CPU devices to split the host into')
   p.add_argument('--no_time', action='store_true',
                  help='compile only: FLOPs and memory, no timed steps')
+  p.add_argument('--profile', action='store_true',
+                 help='also print where each step spends its time')
+  p.add_argument('--profile_depth', type=int, default=2,
+                 help='module path levels a profile row keeps')
+  p.add_argument('--profile_rows', type=int, default=15,
+                 help='rows of each profile printed')
+  p.add_argument('--profile_primitives', action='store_true',
+                 help='split profile rows by the JAX primitive too')
   p.add_argument('--meshes', default='',
                  help='comma-separated DATAxMODEL meshes, each over the first'
                  ' DATA*MODEL devices (default: all devices on data)')
@@ -50,8 +66,14 @@ import host_devices  # before JAX
 host_devices.split_host_cpu(ARGS.devices)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+import collections
 import functools
+import glob
+import gzip
 import importlib.util
+import json
+import re
+import tempfile
 import jax
 import numpy as np
 
@@ -174,6 +196,10 @@ def measure(name: str, batch_size: int, steps: int,
       state, m = step_fn(state, gbatch, key)
       jax.block_until_ready((state, m))
       times.append(time.perf_counter() - t)
+    profile = None
+    if ARGS.profile and steps:
+      profile = profile_steps(lambda s: step_fn(s, gbatch, key), state,
+                              compiled, steps)
   median = statistics.median(times)
   cells = int(np.prod(model.grid_shape(meta.image_shape[:2])))
   kept = cells
@@ -191,7 +217,65 @@ def measure(name: str, batch_size: int, steps: int,
       'temp_mib_per_example': temp_bytes(compiled) / 2**20 / (
           batch_size / mesh.shape['data']),
       'gflops_per_s': flops_of(compiled, mesh.size) / median / 1e9,
+      'profile': profile,
   }
+
+
+_OP_NAME = re.compile(r'^\s*(?:ROOT )?%?([\w.-]+) = .*?op_name="([^"]*)"',
+                      re.M)
+# Transformation wrappers in an op_name, e.g. transpose(jvp(VQAModel)).
+_WRAPPER = re.compile(r'^\w+\((.*)\)$')
+
+
+def op_scopes(hlo_text: str, depth: int) -> dict[str, str]:
+  """HLO instruction name -> 'scope (fwd|bwd)': the first `depth` module
+  names of its op_name (the model's Flax scopes), 'bwd' where it comes
+  from the gradient (a transpose), 'optimizer/other' outside the model."""
+  scopes = {}
+  for name, op_name in _OP_NAME.findall(hlo_text):
+    parts = op_name.split('/')
+    backward = 'transpose(' in op_name
+    path = []
+    for part in parts:
+      while _WRAPPER.match(part):
+        part = _WRAPPER.match(part).group(1)
+      path.append(part)
+    # Module scopes follow the model's class name (VQAModel, ...).
+    model_at = next((i for i, p in enumerate(path) if p.endswith('Model')),
+                    None)
+    if model_at is None:
+      scope = 'outside the model (loss, optimizer, augmentation)'
+    else:
+      modules = path[model_at + 1:-1]  # the last part is the primitive
+      scope = '/'.join(modules[:depth]) or '(model top level)'
+      scope += ' bwd' if backward else ' fwd'
+    if ARGS.profile_primitives:
+      scope += f' {path[-1]}'
+    scopes[name] = scope
+  return scopes
+
+
+def profile_steps(run, state, compiled, steps: int) -> list[tuple[str, float]]:
+  """[(scope, fraction of the traced op time)], largest first, over
+  `steps` traced steps of run(state) -> (state, metrics)."""
+  scopes = op_scopes(compiled.as_text(), ARGS.profile_depth)
+  with tempfile.TemporaryDirectory() as tmp:
+    with jax.profiler.trace(tmp, create_perfetto_trace=True):
+      for _ in range(steps):
+        state, m = run(state)
+        jax.block_until_ready((state, m))
+    [path] = glob.glob(os.path.join(tmp, '**', 'perfetto_trace.json.gz'),
+                       recursive=True)
+    with gzip.open(path) as f:
+      trace = json.load(f)
+  events = trace['traceEvents'] if isinstance(trace, dict) else trace
+  total = collections.Counter()
+  for e in events:
+    op = e.get('args', {}).get('hlo_op')
+    if e.get('ph') == 'X' and op:
+      total[scopes.get(op, f'unattributed ({op.split(".")[0]})')] += e['dur']
+  whole = sum(total.values()) or 1.0
+  return [(scope, t / whole) for scope, t in total.most_common()]
 
 
 def main():
@@ -211,6 +295,11 @@ def main():
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
           f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",
           flush=True)
+  for row in rows:
+    if row['profile']:
+      print(f"\n# {row['name']}: share of the traced XLA op time")
+      for scope, share in row['profile'][:ARGS.profile_rows]:
+        print(f'{100 * share:6.1f}%  {scope}')
   ref = next((r for r in rows if r['model'] == 'rn'), None)
   header = ('| config | cells aggregated | train ex/s | GFLOP/example | '
             'peak MiB/device | temp MiB/example | compile s | speed / RN | '
