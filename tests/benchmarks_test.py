@@ -46,3 +46,20 @@ def test_quick_suite_writes_report_and_plot(tmp_path):
   assert '| not prepared here |' not in text
   assert '](p.png)' in text
   assert plot.read_bytes().startswith(b'\x89PNG\r\n\x1a\n')
+
+
+def test_train_step_profile_attributes_time_to_model_scopes():
+  """--profile: the traced op time, split by the model's Flax scopes."""
+  result = subprocess.run(
+      [sys.executable, 'benchmarks/train_step.py', '--configs=han_rn',
+       '--batch_size=8', '--steps=2', '--profile', '--profile_rows=100'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, XLA_FLAGS=FAST_COMPILE, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  profile = result.stdout.split('share of the traced XLA op time\n')[1]
+  rows = re.findall(r'^\s*([\d.]+)%  (.+)$', profile, re.MULTILINE)
+  scopes = {scope for _, scope in rows}
+  for scope in ('rn/g1 fwd', 'rn/g1 bwd', 'fusion/conv1x1_0 bwd'):
+    assert scope in scopes, scopes
+  assert any(s.startswith('outside the model') for s in scopes)
+  assert abs(sum(float(share) for share, _ in rows) - 100) < 1
