@@ -300,7 +300,7 @@ def test_questions_per_image_groups_an_images_questions(data_dir):
     (dict(questions_per_image=3, batch_size=24),
      'must divide the 20 questions'),
     (dict(questions_per_image=5, batch_size=16), 'divisor of the per-process'),
-    (dict(dataset='vqa', questions_per_image=2), 'groups questions by image'),
+    (dict(dataset='daquar', questions_per_image=2), 'groups questions by image'),
 ])
 def test_questions_per_image_errors(data_dir, overrides, match):
   with pytest.raises(errors.UserError, match=match):
