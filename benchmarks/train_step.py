@@ -27,6 +27,7 @@ backward apart), from their `op_name` metadata.
 """
 
 import argparse
+import ast
 import os
 import statistics
 import sys
@@ -53,6 +54,10 @@ def parse_args():
                  help='rows of each profile printed')
   p.add_argument('--profile_primitives', action='store_true',
                  help='split profile rows by the JAX primitive too')
+  p.add_argument('--set', action='append', default=[],
+                 help='KEY=VALUE config override for every config, VALUE a '
+                 'Python literal, e.g. --set=model.g_features=(256,256); '
+                 'repeatable')
   p.add_argument('--meshes', default='',
                  help='comma-separated DATAxMODEL meshes, each over the first'
                  ' DATA*MODEL devices (default: all devices on data)')
@@ -98,7 +103,17 @@ def load_config(name: str):
   spec = importlib.util.spec_from_file_location('cfg', path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  config = module.get_config(arg or None)
+  for item in ARGS.set:
+    key, _, value = item.partition('=')
+    *parents, leaf = key.split('.')
+    section = config
+    for parent in parents:
+      section = section[parent]
+    if leaf not in section:
+      sys.exit(f'--set {item}: {name} has no config field {key}')
+    section[leaf] = ast.literal_eval(value)
+  return config
 
 
 def synthetic_batch(meta, batch_size: int, questions_per_image: int = 1

@@ -52,7 +52,8 @@ def test_train_step_profile_attributes_time_to_model_scopes():
   """--profile: the traced op time, split by the model's Flax scopes."""
   result = subprocess.run(
       [sys.executable, 'benchmarks/train_step.py', '--configs=han_rn',
-       '--batch_size=8', '--steps=2', '--profile', '--profile_rows=100'],
+       '--batch_size=8', '--steps=2', '--profile', '--profile_rows=100',
+       '--set=model.g_features=(16,16)'],
       cwd=REPO, capture_output=True, text=True, timeout=300,
       env=dict(os.environ, XLA_FLAGS=FAST_COMPILE, JAX_PLATFORMS='cpu'))
   assert result.returncode == 0, result.stderr[-3000:]
@@ -61,5 +62,17 @@ def test_train_step_profile_attributes_time_to_model_scopes():
   scopes = {scope for _, scope in rows}
   for scope in ('rn/g1 fwd', 'rn/g1 bwd', 'fusion/conv1x1_0 bwd'):
     assert scope in scopes, scopes
+  assert not any(s.startswith('rn/g2') for s in scopes)  # --set: 2 layers
   assert any(s.startswith('outside the model') for s in scopes)
   assert abs(sum(float(share) for share, _ in rows) - 100) < 1
+
+
+def test_train_step_set_names_an_unknown_field():
+  result = subprocess.run(
+      [sys.executable, 'benchmarks/train_step.py', '--configs=han_rn',
+       '--no_time', '--set=model.g_featurez=(16,)'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, XLA_FLAGS=FAST_COMPILE, JAX_PLATFORMS='cpu'))
+  assert result.returncode != 0
+  assert 'has no config field model.g_featurez' in result.stderr
+  assert 'Traceback' not in result.stderr
