@@ -137,6 +137,9 @@ VARIANTS = {
     'demo_sum': ('configs/sort_of_clevr_sum.py', []),
     'demo_han_sum': ('configs/sort_of_clevr_han_sum.py', []),
     'demo_adahan_rn': ('configs/sort_of_clevr_adahan_rn.py', []),
+    # The demo with all cells (the sum path alone) for 3,000 of its 5,000
+    # steps, as the spatial set needed 8,000 of 12,000.
+    'demo_han_rn_all3000': (_SOC, ['--config.fraction_schedule=((3000,1.0),)']),
     # HAN at AdaHAN's mean cell count there (12.5%: 3 of 25 cells).
     'demo_han_rn_k3': (_SOC, ['--config.model.fraction=0.12']),
     # The spatial set (8x8 cells, the RN paper's training).
