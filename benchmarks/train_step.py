@@ -243,9 +243,11 @@ _WRAPPER = re.compile(r'^\w+\((.*)\)$')
 
 
 def op_scopes(hlo_text: str, depth: int) -> dict[str, str]:
-  """HLO instruction name -> 'scope (fwd|bwd)': the first `depth` module
+  """HLO instruction name -> 'scope fwd|bwd': the first `depth` module
   names of its op_name (the model's Flax scopes), 'bwd' where it comes
-  from the gradient (a transpose), 'optimizer/other' outside the model."""
+  from the gradient (a transpose); ops outside the model (loss, Adam, the
+  augmentation) share one row. With --profile_primitives the JAX primitive
+  is appended."""
   scopes = {}
   for name, op_name in _OP_NAME.findall(hlo_text):
     parts = op_name.split('/')

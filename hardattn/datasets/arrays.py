@@ -27,7 +27,7 @@ COCO), `images.npy` is left out and the iterator takes a table that reads
 them by image index from their records, once per image of a batch.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 import functools
 import json
 import logging
@@ -72,6 +72,16 @@ class ArrayWriter:
     array = np.lib.format.open_memmap(os.path.join(self._tmp, f'{name}.npy'),
                                       mode='w+', dtype=dtype, shape=shape)
     self._arrays[name] = array
+    return array
+
+  def create_tokens(self, name: str, tokens: Sequence[Sequence[int]]
+                    ) -> np.ndarray:
+    """int32 [len(tokens), longest] array `name`: each row's token ids,
+    0-padded (at least one column)."""
+    length = max(1, max(map(len, tokens), default=1))
+    array = self.create(name, (len(tokens), length), np.int32)
+    for i, ids in enumerate(tokens):
+      array[i, :len(ids)] = ids
     return array
 
   def close(self, metadata: Mapping[str, Any] | None = None) -> None:

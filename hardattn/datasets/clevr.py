@@ -1075,10 +1075,7 @@ def build_arrays(q_builder: 'ClevrQuestions', i_builder: 'ClevrImages',
     types.append(qtype)
     families.append(family)
     image_index.append(int(q['image_index']))
-  length = max(1, max(map(len, tokens), default=1))
-  question = writer.create('question', (len(tokens), length), np.int32)
-  for i, ids in enumerate(tokens):
-    question[i, :len(ids)] = ids
+  writer.create_tokens('question', tokens)
   for name, values in (('answer', answers), ('question_type', types),
                        ('question_family', families),
                        ('image_index', image_index)):

@@ -1006,10 +1006,7 @@ def build_arrays(q_builder: VqaQuestions, md: Metadata, split: str,
     key = (int(fields['coco_split']), int(fields['image_id']))
     image_index.append(keys.setdefault(key, len(keys)))
   writer = arrays_lib.ArrayWriter(path)
-  length = max(1, max(map(len, tokens)))
-  question = writer.create('question', (len(tokens), length), np.int32)
-  for i, ids in enumerate(tokens):
-    question[i, :len(ids)] = ids
+  writer.create_tokens('question', tokens)
   for name, values in columns.items():
     values = np.stack(values)
     writer.create(name, values.shape, values.dtype)[:] = values
