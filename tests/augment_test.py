@@ -66,3 +66,32 @@ def test_unknown_interpolation_is_refused():
   with pytest.raises(ValueError, match='interpolation'):
     augment.augment_images(jnp.asarray(IMAGE)[None], jax.random.key(0),
                            pad=1, max_rotation=0.0, interpolation='cubic')
+
+
+@pytest.mark.parametrize('angle,shift', CASES)
+def test_opencv_nearest_is_the_host_transform(angle, shift):
+  if clevr.cv2 is None:
+    pytest.skip('OpenCV is not installed (pip install -e .[cv])')
+  image = np.random.default_rng(1).integers(0, 256, (128, 128, 3), np.uint8)
+  want = clevr.affine_transform(image, angle, shift, 'nearest')
+  got = clevr.nearest_transform_cv2(image, angle, shift)
+  if angle in (0.0, np.pi / 2):
+    np.testing.assert_array_equal(got, want)
+  else:  # fixed-point rounding: a point on a pixel edge may change sides
+    assert 0 < np.mean(got != want) < 0.005
+    np.testing.assert_array_equal(got[4:-4, 4:-4] == 0, want[4:-4, 4:-4] == 0)
+
+
+def test_host_batch_backends_agree():
+  images = np.random.default_rng(2).integers(0, 256, (6, 64, 64, 3),
+                                             np.uint8)
+  kwargs = dict(pad=4, max_rotation=0.05, interpolation='nearest')
+  pil = clevr.augment_batch(images, np.random.default_rng(3), 2, 10,
+                            backend='pil', **kwargs)
+  auto = clevr.augment_batch(images, np.random.default_rng(3), 2, 10,
+                             **kwargs)
+  assert not np.array_equal(pil, images)
+  assert np.mean(auto != pil) < 0.005
+  with pytest.raises(ValueError, match='backend'):
+    clevr.augment_batch(images, np.random.default_rng(3), backend='cv',
+                        **kwargs)
