@@ -75,14 +75,15 @@ import collections
 import functools
 import glob
 import gzip
-import importlib.util
 import json
 import re
 import tempfile
 import jax
 import numpy as np
 
+from hardattn import cli
 from hardattn import datasets
+from hardattn import errors
 from hardattn import models
 from hardattn import optim
 from hardattn import sharding
@@ -100,10 +101,10 @@ def load_config(name: str):
     path = os.path.join(configs, f'{name}.py')
     if not os.path.exists(path):
       path = os.path.join(configs, f'sort_of_clevr_{name}.py')
-  spec = importlib.util.spec_from_file_location('cfg', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(arg or None)
+  try:
+    config = cli.load_config(f'{path}:{arg}' if arg else path)
+  except errors.UserError as e:
+    sys.exit(f'{name}: {e}')
   for item in ARGS.set:
     key, _, value = item.partition('=')
     *parents, leaf = key.split('.')
