@@ -1274,10 +1274,19 @@ def iterators(config: Any, train_source: Sequence[Any],
       train_source, batch_size=train_batch, seed=config.data_seed,
       process_index=process_index, process_count=process_count,
       num_threads=config.data_threads, num_workers=config.data_workers)
-  eval_iter_fn = pipeline.eval_iterable_fn(
+  return train_iter, eval_iterable_fn(
+      config, eval_source, eval_batch=eval_batch,
+      process_index=process_index, process_count=process_count)
+
+
+def eval_iterable_fn(config: Any, eval_source: Sequence[Any], *,
+                     eval_batch: int, process_index: int, process_count: int
+                     ) -> Callable[[], Iterator[pipeline.Batch]]:
+  """This process's eval iterable factory over a source, with the
+  config's threads."""
+  return pipeline.eval_iterable_fn(
       eval_source, batch_size=eval_batch, process_index=process_index,
       process_count=process_count, num_threads=config.data_threads)
-  return train_iter, eval_iter_fn
 
 
 def _picture_fn(images) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
@@ -1329,9 +1338,9 @@ def get_dataset(
         arrays, images=table, batch_size=train_batch, seed=config.data_seed,
         process_index=process_index, process_count=process_count,
         questions_per_image=group, num_threads=config.data_threads)
-    eval_iter_fn = pipeline.eval_iterable_fn(
-        eval_source, batch_size=eval_batch, process_index=process_index,
-        process_count=process_count, num_threads=config.data_threads)
+    eval_iter_fn = eval_iterable_fn(
+        config, eval_source, eval_batch=eval_batch,
+        process_index=process_index, process_count=process_count)
   else:
     train_iter, eval_iter_fn = iterators(
         config, train_source, eval_source, train_batch=train_batch,
