@@ -142,6 +142,13 @@ VARIANTS = {
     'demo_han_rn_all3000': (_SOC, ['--config.fraction_schedule=((3000,1.0),)']),
     # HAN at AdaHAN's mean cell count there (12.5%: 3 of 25 cells).
     'demo_han_rn_k3': (_SOC, ['--config.model.fraction=0.12']),
+    # A finer grid: three stride-2 convolutions make 10x10 cells of the
+    # 75 px image (7.5 px against 15), so fewer objects share a cell.
+    'demo_sum_grid10': ('configs/sort_of_clevr_sum.py',
+                        ['--config.model.cnn_features=(24,24,24)']),
+    # HAN on it keeping 6 of its 100 cells, as the demo keeps 6 of 25.
+    'demo_han_rn_grid10': (_SOC, ['--config.model.cnn_features=(24,24,24)',
+                                  '--config.model.fraction=0.06']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),
     'spatial_sum': ('configs/spatial_han_sum.py',
