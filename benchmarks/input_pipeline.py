@@ -135,7 +135,7 @@ def array_rows(data_dir, q_builder, i_builder, vocab, config, args,
                            max_rotation=c.max_rotation,
                            interpolation='nearest')
   pil = functools.partial(host, backend='pil')
-  warp = 'OpenCV' if clevr.cv2 is not None else 'PIL: no OpenCV here'
+  warp = 'OpenCV' if clevr.opencv() is not None else 'PIL: no OpenCV here'
   print(f'| arrays iterator, batch {args.batch_size} | threads | '
         'questions/s | x records per core |\n|---|---|---|---|')
   for title, group, augment in (

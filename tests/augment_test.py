@@ -70,7 +70,7 @@ def test_unknown_interpolation_is_refused():
 
 @pytest.mark.parametrize('angle,shift', CASES)
 def test_opencv_nearest_is_the_host_transform(angle, shift):
-  if clevr.cv2 is None:
+  if clevr.opencv() is None:
     pytest.skip('OpenCV is not installed (pip install -e .[cv])')
   image = np.random.default_rng(1).integers(0, 256, (128, 128, 3), np.uint8)
   want = clevr.affine_transform(image, angle, shift, 'nearest')

@@ -109,15 +109,6 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
-try:  # optional (`pip install -e .[cv]`): the host augmentation's fast path
-  import cv2  # pylint: disable=g-import-not-at-top
-except ImportError:
-  cv2 = None
-else:
-  # One image is one call: parallelism is over images (grain's threads),
-  # and OpenCV's own threads per 128x128 warp would only contend with them.
-  cv2.setNumThreads(1)
-
 from hardattn import attention_quality
 from hardattn import augment as augment_lib
 from hardattn import errors
@@ -1012,6 +1003,21 @@ def affine_transform(image: np.ndarray, angle: float,
   return np.asarray(out)
 
 
+@functools.cache
+def opencv() -> Any:
+  """The cv2 module (the `cv` extra: the host augmentation's fast path),
+  imported on first use (0.4 s, which runs that need no host warp do not
+  pay), or None where it is not installed."""
+  try:
+    import cv2  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  # One image is one call: parallelism is over images (grain's threads),
+  # and OpenCV's own threads per 128x128 warp would only contend with them.
+  cv2.setNumThreads(1)
+  return cv2
+
+
 def nearest_transform_cv2(image: np.ndarray, angle: float,
                           shift: tuple[float, float],
                           out: np.ndarray | None = None) -> np.ndarray:
@@ -1029,6 +1035,7 @@ def nearest_transform_cv2(image: np.ndarray, angle: float,
   # floor(a (x + 0.5) + b (y + 0.5) + c) is OpenCV's round at this offset.
   matrix = np.array([[a, b, c + 0.5 * (a + b) - 0.5],
                      [d, e, f + 0.5 * (d + e) - 0.5]])
+  cv2 = opencv()
   return cv2.warpAffine(image, matrix, (w, h), dst=out,
                         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -1080,14 +1087,15 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator,
   draws (as `hardattn.augment.draw`'s) all come from `rng`. backend 'auto'
   warps nearest-neighbour images with OpenCV where it is installed
   (`nearest_transform_cv2`), else, and for 'pil' or bilinear, with PIL."""
+  if backend not in ('auto', 'pil'):
+    raise ValueError(f"backend must be 'auto' or 'pil', got {backend!r}")
   n = len(images)
   rows = n if rows is None else rows
   shifts = rng.integers(-pad, pad + 1, size=(rows, 2))
   angles = rng.uniform(-max_rotation, max_rotation, size=rows)
-  if backend not in ('auto', 'pil'):
-    raise ValueError(f"backend must be 'auto' or 'pil', got {backend!r}")
   out = np.empty_like(images)
-  fast = cv2 is not None and interpolation == 'nearest' and backend != 'pil'
+  fast = (backend == 'auto' and interpolation == 'nearest'
+          and opencv() is not None)
   for i in range(n):
     dx, dy = shifts[row + i]
     angle, shift = float(angles[row + i]), (int(dx), int(dy))
