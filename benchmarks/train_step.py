@@ -108,12 +108,18 @@ def load_config(name: str):
   for item in ARGS.set:
     key, _, value = item.partition('=')
     *parents, leaf = key.split('.')
-    section = config
-    for parent in parents:
-      section = section[parent]
-    if leaf not in section:
+    try:
+      section = functools.reduce(lambda s, p: s[p], parents, config)
+      known = leaf in section
+    except (KeyError, TypeError):  # a missing or non-section parent
+      known = False
+    if not known:
       sys.exit(f'--set {item}: {name} has no config field {key}')
-    section[leaf] = ast.literal_eval(value)
+    try:
+      section[leaf] = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError) as e:
+      sys.exit(f'--set {item}: {value!r} is not a Python literal of the '
+               f"field's type ({e})")
   return config
 
 

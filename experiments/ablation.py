@@ -139,7 +139,8 @@ VARIANTS = {
     'demo_adahan_rn': ('configs/sort_of_clevr_adahan_rn.py', []),
     # The demo with all cells (the sum path alone) for 3,000 of its 5,000
     # steps, as the spatial set needed 8,000 of 12,000.
-    'demo_han_rn_all3000': (_SOC, ['--config.fraction_schedule=((3000,1.0),)']),
+    'demo_han_rn_all3000': (_SOC,
+                            ['--config.fraction_schedule=((3000,1.0),)']),
     # HAN at AdaHAN's mean cell count there (12.5%: 3 of 25 cells).
     'demo_han_rn_k3': (_SOC, ['--config.model.fraction=0.12']),
     # A finer grid: three stride-2 convolutions make 10x10 cells of the

@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST_COMPILE = ('--xla_backend_optimization_level=0 '
                 '--xla_llvm_disable_expensive_passes=true')
@@ -67,12 +69,17 @@ def test_train_step_profile_attributes_time_to_model_scopes():
   assert abs(sum(float(share) for share, _ in rows) - 100) < 1
 
 
-def test_train_step_set_names_an_unknown_field():
+@pytest.mark.parametrize('override,message', [
+    ('model.g_featurez=(16,)', 'has no config field model.g_featurez'),
+    ('modle.fraction=0.5', 'has no config field modle.fraction'),
+    ('model.fraction=half', 'is not a Python literal'),
+])
+def test_train_step_set_names_a_bad_override(override, message):
   result = subprocess.run(
       [sys.executable, 'benchmarks/train_step.py', '--configs=han_rn',
-       '--no_time', '--set=model.g_featurez=(16,)'],
+       '--no_time', f'--set={override}'],
       cwd=REPO, capture_output=True, text=True, timeout=300,
       env=dict(os.environ, XLA_FLAGS=FAST_COMPILE, JAX_PLATFORMS='cpu'))
   assert result.returncode != 0
-  assert 'has no config field model.g_featurez' in result.stderr
+  assert message in result.stderr
   assert 'Traceback' not in result.stderr
