@@ -13,6 +13,8 @@ build) and measures
     the augmentation on the device (the host only gathers), on the host,
     and with --per_image questions sharing an image; and images/s of the
     on-device augmentation itself in a jitted function on this CPU;
+  - microseconds a call of the host warp, PIL's split into its parts and
+    OpenCV's (--warp_only prints this table alone);
   - each rate against the records iterator's per-core rate, in this run.
 Reports medians over --repeats passes.
 
@@ -55,6 +57,8 @@ def parse_args():
   p.add_argument('--examples', type=int, default=3000,
                  help='examples timed per pass')
   p.add_argument('--repeats', type=int, default=3)
+  p.add_argument('--warp_only', action='store_true',
+                 help='only the per-call split of the host warp')
   p.add_argument('--threads', type=int, default=2,
                  help='grain read threads for the batched iterator')
   p.add_argument('--workers', type=int, default=2,
@@ -155,6 +159,48 @@ def array_rows(data_dir, q_builder, i_builder, vocab, config, args,
             f'{r / per_core:.1f}x |', flush=True)
 
 
+def warp_split(args) -> None:
+  """Per-call microseconds of one host warp (nearest, a small rotation and
+  a shift, one thread), split into its parts: PIL's conversion of the RGB
+  array to its 4-byte-a-pixel image, PIL's warp, the conversion back; and
+  OpenCV's warp of the array itself (clevr.nearest_transform_cv2)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  size = args.image_size
+  image = np.random.default_rng(0).integers(0, 256, (size, size, 3),
+                                            np.uint8)
+  angle, shift = 0.04, (3, -2)
+  coefficients = clevr._affine_coefficients(size, size, angle, shift)  # pylint: disable=protected-access
+  pil = Image.frombuffer('RGB', (size, size), image, 'raw', 'RGB', 0, 1)
+  warped = pil.transform((size, size), Image.AFFINE, coefficients,
+                         resample=Image.NEAREST, fillcolor=(0, 0, 0))
+  out = np.empty_like(image)
+  parts = {
+      'PIL, whole call (clevr.affine_transform)':
+          lambda: clevr.affine_transform(image, angle, shift, 'nearest'),
+      'PIL, array to image': lambda: Image.frombuffer(
+          'RGB', (size, size), image, 'raw', 'RGB', 0, 1),
+      'PIL, warp': lambda: pil.transform(
+          (size, size), Image.AFFINE, coefficients, resample=Image.NEAREST,
+          fillcolor=(0, 0, 0)),
+      'PIL, image to array': lambda: np.asarray(warped),
+  }
+  if clevr.opencv() is not None:
+    parts['OpenCV, whole call (clevr.nearest_transform_cv2)'] = (
+        lambda: clevr.nearest_transform_cv2(image, angle, shift, out))
+  calls = 2000
+  print(f'| host warp, {size}x{size}, nearest, one thread | us a call '
+        f'(median of {max(3, args.repeats)} x {calls}) |\n|---|---|')
+  for title, fn in parts.items():
+    fn()
+    times = []
+    for _ in range(max(3, args.repeats)):
+      t = time.perf_counter()
+      for _ in range(calls):
+        fn()
+      times.append((time.perf_counter() - t) / calls)
+    print(f'| {title} | {statistics.median(times) * 1e6:.1f} |', flush=True)
+
+
 def device_augment_rate(args) -> None:
   """Images/s of the jitted on-device augmentation on this host's CPU."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -177,6 +223,9 @@ def device_augment_rate(args) -> None:
 
 def main():
   args = parse_args()
+  if args.warp_only:
+    warp_split(args)
+    return
   flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags
   tmp = tempfile.mkdtemp(prefix='hardattn_bench_')
   manual_dir = args.manual_dir
@@ -233,6 +282,7 @@ def main():
           f'{threads} thread(s), {workers} worker process(es): {r:.0f} ex/s '
           f'(machine has {os.cpu_count()} cores)')
   array_rows(data_dir, q_builder, i_builder, vocab, config, args, per_core)
+  warp_split(args)
   device_augment_rate(args)
 
 
