@@ -25,7 +25,11 @@ kept. Per question, for a model keeping the cells of `cell_mask` (0/1):
     that name an object in the image);
   relevant_recall: needed objects found / needed objects (over the
     questions that need more objects than they name: Sort-of-CLEVR's
-    closest, furthest and count).
+    closest, furthest and count);
+  asked_cover: kept cells covering an asked object / cells covering one.
+    Where an object spans several cells (a fine grid), finding its centre
+    is not keeping all of it: a sum over its cells, e.g. of its area, needs
+    them all.
 
 and, from the cells' L2 norms (the attention signal, whatever the model
 keeps), asked_recall_at_25: the asked recall of keeping the quarter of the
@@ -49,7 +53,7 @@ from hardattn import cells as cells_lib
 NONE, OTHER, RELEVANT, ASKED = -1, 0, 1, 2
 
 HARD_FIELDS = ('precision', 'object_cells', 'asked_recall', 'relevant_recall',
-               'asked_recall_at_25')
+               'asked_cover', 'asked_recall_at_25')
 SOFT_FIELDS = ('precision', 'object_cells', 'asked_mass', 'relevant_mass')
 
 
@@ -124,6 +128,9 @@ def per_question(cell_mask: jax.Array, boxes: jax.Array, roles: jax.Array,
     found = jnp.take_along_axis(w, center, axis=1) > 0  # [b, O]
     for name, which in (('asked_recall', asked), ('relevant_recall', needed)):
       out[name] = (jnp.sum(found * which, -1), jnp.sum(which, -1))
+    asked_cells = jnp.max(covers * asked[..., None], axis=1)  # [b, cells]
+    out['asked_cover'] = (jnp.sum((w > 0) * asked_cells, -1),
+                          jnp.sum(asked_cells, -1))
     if norms is not None:
       k = max(1, round(norms.shape[-1] / 4))
       threshold = jax.lax.top_k(norms, k)[0][:, -1:]

@@ -86,8 +86,8 @@ def ratio(name: str) -> type[metrics.Metric]:
 # The attention-quality ratios (hardattn.attention_quality), as eval
 # metrics 'attention_<field>' (reported as 'eval/attention/<field>').
 ATTENTION_FIELDS = ('precision', 'object_cells', 'asked_recall',
-                    'relevant_recall', 'asked_recall_at_25', 'asked_mass',
-                    'relevant_mass')
+                    'relevant_recall', 'asked_cover', 'asked_recall_at_25',
+                    'asked_mass', 'relevant_mass')
 ATTENTION_PREFIX = 'attention_'
 
 

@@ -80,6 +80,7 @@ def test_hard_attention_quality():
       'object_cells': pytest.approx(3 / 4),
       'asked_recall': 1.0,  # object 0's centre (cell 0) kept
       'relevant_recall': pytest.approx(1 / 2),  # object 1's (cell 3) not
+      'asked_cover': 1.0,  # object 0 covers cell 0 alone, kept
       'asked_recall_at_25': 1.0,  # top quarter (1 cell) by norm: cell 0
   }
   # A question naming no object counts for no recall.
@@ -87,6 +88,24 @@ def test_hard_attention_quality():
   out = _ratios(aq.per_question(kept, _scene(), none_asked, _GRID,
                                 soft=False, norms=norms))
   assert out['asked_recall'] is None and out['relevant_recall'] is None
+
+
+def test_asked_cover_counts_every_cell_of_the_asked_object():
+  # Object 1 covers cells 1 and 3; its centre (cell 3) is kept, cell 1 not:
+  # found, but half covered.
+  roles = jnp.array([[aq.OTHER, aq.ASKED, aq.NONE]])
+  kept = jnp.array([[1.0, 0.0, 0.0, 1.0]])
+  out = _ratios(aq.per_question(kept, _scene(), roles, _GRID, soft=False))
+  assert out['asked_recall'] == 1.0
+  assert out['asked_cover'] == pytest.approx(1 / 2)
+  # Two asked objects pool their cells: 1 of object 0's 1 and 1 of 2.
+  both = jnp.array([[aq.ASKED, aq.ASKED, aq.NONE]])
+  out = _ratios(aq.per_question(kept, _scene(), both, _GRID, soft=False))
+  assert out['asked_cover'] == pytest.approx(2 / 3)
+  # All cells kept (the control): every cell covered.
+  out = _ratios(aq.per_question(jnp.ones((1, 4)), _scene(), roles, _GRID,
+                                soft=False))
+  assert out['asked_cover'] == 1.0
 
 
 def test_relevant_recall_needs_more_than_the_asked_objects():
