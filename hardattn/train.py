@@ -718,6 +718,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       prior_wall_clock = json.load(f).get('train_wall_clock_s', 0.0)
 
   def wall_clock() -> float:
+    # A run resumed after its end only evaluates: no train time to add.
+    if step == start_step:
+      return prior_wall_clock
     return prior_wall_clock + time.perf_counter() - t_start
 
   def check_finite(step: int) -> None:

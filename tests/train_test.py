@@ -192,6 +192,13 @@ def test_resume_reaches_the_same_parameters(tmp_path):
   b = _restore_params(resumed, _config(**base))
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+  # Run again after its end: it only evaluates, and reports the train time
+  # as it was (evaluating adds none).
+  with open(os.path.join(resumed, 'wall_clock.json')) as f:
+    trained_s = json.load(f)['train_wall_clock_s']
+  report = train.train_and_evaluate(_config(**base), resumed)
+  assert report['step'] == 12
+  assert report['train_wall_clock_s'] == round(trained_s, 1)
 
 
 def _restore_params(workdir, config):
