@@ -12,6 +12,9 @@ comes from your own environment. Get both, then run the race:
       --peer_python=/path/to/torch-venv/bin/python   # torch elsewhere
   python benchmarks/peer_rn.py --peer_repo=../peer_rn --rounds=1 --steps=3 \
       --warmup=1 --paper_steps=1   # smoke run
+  python benchmarks/peer_rn.py --peer_repo=../peer_rn --models=matched \
+      --xla_flags='' --xla_flags=--xla_cpu_experimental_ynn_fusion_type=\
+dot,eltwise,reduce   # hardattn under XLA CPU flags, each its own row
 
 The reference side is its `RN` built with an args namespace of its main.py's
 defaults (batch 64, binary relations, Adam 1e-4, on the CPU), trained by its
@@ -386,6 +389,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                  help='torch thread counts of the reference')
   p.add_argument('--devices', default='1,2',
                  help="XLA CPU device counts of hardattn's side")
+  p.add_argument('--xla_flags', action='append', default=None,
+                 help="extra XLA_FLAGS for hardattn's side, repeatable: each"
+                 " value is its own competitor, e.g. --xla_flags=''"
+                 " --xla_flags=--xla_cpu_experimental_ynn_fusion_type="
+                 "dot,eltwise,reduce (default: one, with none)")
   p.add_argument('--models', default='matched,paper',
                  help=f'hardattn models, of {",".join(HARDATTN_MODELS)}')
   # A worker process's own flags.
@@ -421,14 +429,16 @@ def plan(args: argparse.Namespace) -> list[dict]:
               f'--threads={threads}', *common]))
   for which in args.models:
     for devices in args.devices:
-      steps = common if which != 'paper' else [
-          f'--steps={args.paper_steps}', '--warmup=1']
-      jobs.append(dict(
-          key=(HARDATTN, HARDATTN_MODELS[which], f'{devices} XLA device' +
-               ('s' if devices > 1 else '')),
-          python=sys.executable,
-          argv=['--worker=jax', f'--model={which}', f'--devices={devices}',
-                *steps]))
+      for flags in args.xla_flags or ['']:
+        steps = common if which != 'paper' else [
+            f'--steps={args.paper_steps}', '--warmup=1']
+        setting = f'{devices} XLA device' + ('s' if devices > 1 else '')
+        jobs.append(dict(
+            key=(HARDATTN, HARDATTN_MODELS[which],
+                 setting + (f', XLA_FLAGS={flags}' if flags else '')),
+            python=sys.executable, xla_flags=flags,
+            argv=['--worker=jax', f'--model={which}', f'--devices={devices}',
+                  *steps]))
   jobs.append(dict(key=('peak',), python=sys.executable,
                    argv=['--worker=peak', f'--devices={max(args.devices)}']))
   return jobs
@@ -461,7 +471,11 @@ def main():
     for job in jobs if r % 2 == 0 else jobs[::-1]:
       count = job['key'][:2] not in sizes  # once per model
       argv = job['argv'] + (['--count'] if count else [])
-      result = run_worker(job['python'], argv, env)
+      job_env = env
+      if job.get('xla_flags'):
+        job_env = dict(env, XLA_FLAGS=(
+            env.get('XLA_FLAGS', '') + ' ' + job['xla_flags']).strip())
+      result = run_worker(job['python'], argv, job_env)
       label = ', '.join(job['key'])
       if 'error' in result:
         print(f"round {r + 1}: {label}: failed: {result['error']}",

@@ -208,7 +208,7 @@ def measure(name: str, batch_size: int, steps: int,
     t0 = time.perf_counter()
     compiled = step_fn.lower(state, gbatch, key).compile()
     compile_s = time.perf_counter() - t0
-    times = [float('nan')]
+    times, loss = [float('nan')], float('nan')
     if steps:
       state, _ = step_fn(state, gbatch, key)  # warm-up
       jax.block_until_ready(state)
@@ -218,6 +218,8 @@ def measure(name: str, batch_size: int, steps: int,
       state, m = step_fn(state, gbatch, key)
       jax.block_until_ready((state, m))
       times.append(time.perf_counter() - t)
+    if steps:  # of the last step: equal under XLA flags that keep the math
+      loss = float(m.compute()['loss'])
     profile = None
     if ARGS.profile and steps:
       profile = profile_steps(lambda s: step_fn(s, gbatch, key), state,
@@ -240,6 +242,7 @@ def measure(name: str, batch_size: int, steps: int,
           batch_size / mesh.shape['data']),
       'gflops_per_s': flops_of(compiled, mesh.size) / median / 1e9,
       'profile': profile,
+      'loss': loss,
   }
 
 
@@ -317,8 +320,8 @@ def main():
     rate = f"{row['examples_per_s']:8.1f}" if timed else '-'
     print(f"{row['name']:>12}: {rate:>8} ex/s  "
           f"{row['gflops_per_example']:7.3f} GFLOP/ex  "
-          f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s",
-          flush=True)
+          f"{row['peak_mib']:7.1f} MiB peak/device  compile {row['compile_s']:.1f} s"
+          + (f"  loss {row['loss']:.6f}" if timed else ''), flush=True)
   for row in rows:
     if row['profile']:
       print(f"\n# {row['name']}: share of the traced XLA op time")
