@@ -170,6 +170,12 @@ VARIANTS = {
     'demo_han_sum_grid10_all3000': ('configs/sort_of_clevr_han_sum.py', [
         '--config.model.cnn_features=(24,24,24)',
         '--config.fraction_schedule=((3000,1.0),)']),
+    # ... keeping half of the cells: more of each object's cells
+    # (asked_cover) at twice the quarter's cells.
+    'demo_han_sum_grid10_all3000_half': ('configs/sort_of_clevr_han_sum.py', [
+        '--config.model.cnn_features=(24,24,24)',
+        '--config.fraction_schedule=((3000,1.0),)',
+        '--config.model.fraction=0.5']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),
     'spatial_sum': ('configs/spatial_han_sum.py',
@@ -189,6 +195,7 @@ START = {name: ('han_rn_sched1000', 1000) for name in (
 START['spatial_han_sum_sched8000'] = ('spatial_sum', 8000)
 # HAN+sum at fraction 1 is the sum control, parameter for parameter.
 START['demo_han_sum_grid10_all3000'] = ('demo_sum_grid10', 3000)
+START['demo_han_sum_grid10_all3000_half'] = ('demo_sum_grid10', 3000)
 
 
 def workdir(root: str, variant: str, seed: int) -> str:
