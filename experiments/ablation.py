@@ -163,6 +163,12 @@ VARIANTS = {
         '--config.model.cnn_features=(24,24,24)',
         '--config.model.fraction=0.12',
         '--config.fraction_schedule=((3000,1.0),)']),
+    # ... with the skip summing every cell (rn_sum_cells='all'): the O(100)
+    # sum sees whole objects, the RN's 144 pairs the kept cells.
+    'demo_han_rn_grid10_k12_sumall': (_SOC, [
+        '--config.model.cnn_features=(24,24,24)',
+        '--config.model.fraction=0.12',
+        "--config.model.rn_sum_cells='all'"]),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -70,6 +70,7 @@ def base_config() -> ml_collections.ConfigDict:
       rn_factorized=True,
       rn_pool='sum',  # 'sum' over kept pairs (paper) | 'mean'
       rn_sum_skip=False,  # the head also reads the kept cells' sum
+      rn_sum_cells='kept',  # which cells that sum reads: 'kept' | 'all'
       rn_gate=False,  # the RN's output scaled by a scalar from zero
       rn_detach=False,  # no gradient from the RN into the kept cells
       f_features=(256, 256),
@@ -514,8 +515,8 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN (CNN+MLP) don't take."""
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
-              'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_gate',
-              'rn_detach', 'coords'):
+              'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
+              'rn_gate', 'rn_detach', 'coords'):
     del model[key]
 
 
@@ -545,7 +546,8 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     del model['g_features']
     del model['rn_factorized']
   # The soft models' RN sums, with no skip (see soft_attention).
-  for key in ('rn_pool', 'rn_sum_skip', 'rn_gate', 'rn_detach'):
+  for key in ('rn_pool', 'rn_sum_skip', 'rn_sum_cells', 'rn_gate',
+              'rn_detach'):
     del model[key]
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops

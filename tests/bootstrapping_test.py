@@ -155,3 +155,28 @@ def test_detached_rn_does_not_train_the_fusion():
   for leaf in jax.tree.leaves(grads['fusion']):
     np.testing.assert_array_equal(leaf, 0.0)
   assert any(np.any(leaf != 0) for leaf in jax.tree.leaves(grads['rn']))
+
+
+@pytest.mark.parametrize('coords', ['fusion', 'kept'])
+def test_sum_skip_over_all_cells_does_not_depend_on_the_selection(coords):
+  """rn_sum_cells='all': the skip sums every fused cell, so with the RN
+  gated off (its gate starts at zero) the answer is the same whatever
+  fraction HAN keeps; summing the kept cells it is not."""
+  image = jax.random.randint(jax.random.key(2), (2, 75, 75, 3), 0, 256,
+                             jnp.int32).astype(jnp.uint8)
+  question = jnp.eye(11)[:2]
+  kw = dict(SMALL, cnn_features=(8, 8, 8), rn_sum_skip=True, rn_gate=True,
+            coords=coords)
+
+  def logits(fraction, cells):
+    model = models.create_model('han_rn', META, fraction=fraction,
+                                rn_sum_cells=cells, **kw)
+    variables = model.init(jax.random.key(0), image, question, train=False)
+    return model.apply(variables, image, question, train=False)[0]
+
+  np.testing.assert_allclose(logits(0.06, 'all'), logits(1.0, 'all'),
+                             rtol=1e-5, atol=1e-6)
+  assert not np.allclose(logits(0.06, 'kept'), logits(1.0, 'kept'),
+                         rtol=1e-3)
+  with pytest.raises(ValueError, match='rn_sum_cells'):
+    logits(0.25, 'some')

@@ -27,6 +27,7 @@ from hardattn.models import soft_attention
 
 ATTENTIONS = ('none', 'han', 'adahan')
 COORDS = ('fusion', 'kept')
+RN_SUM_CELLS = ('kept', 'all')
 SOFT_ATTENTIONS = ('san', 'smem')
 AGGREGATIONS = ('sum', 'rn')
 
@@ -101,6 +102,11 @@ class VQAModel(nn.Module):
   # kept cell's norm a direct say in the answer, which bootstraps the
   # selection; the RN's pairs do not).
   rn_sum_skip: bool = False
+  # rn, with rn_sum_skip: which cells the skip sums, 'kept' (HAN+sum's
+  # pooling) | 'all' (every fused cell: the O(cells) sum sees the whole
+  # scene, the O(k^2) RN the kept cells; decision, issue 17: on 10x10
+  # cells a few kept cells drop the objects' edges, docs/bootstrapping.md).
+  rn_sum_cells: str = 'kept'
   # rn: the RN's output is scaled by a learned scalar that starts at zero
   # (ReZero, Bachlechner et al. 2020), so an untrained RN adds no noise
   # (decision, issue 17; with rn_sum_skip the model starts as HAN+sum).
@@ -189,7 +195,7 @@ class VQAModel(nn.Module):
     q = QuestionEncoder(self.question_kind, self.vocab_size,
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
-    coords = cells[..., -2:]
+    coords = all_coords = cells[..., -2:]
     if self.coords == 'kept':
       cells = cells[..., :-2]
     m = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
@@ -215,8 +221,18 @@ class VQAModel(nn.Module):
                             jnp.float32)
           pooled = pooled * gate.astype(pooled.dtype)
       if self.rn_sum_skip:
+        if self.rn_sum_cells not in RN_SUM_CELLS:
+          raise ValueError(f'rn_sum_cells must be one of {RN_SUM_CELLS}, '
+                           f'got {self.rn_sum_cells!r}')
+        if self.rn_sum_cells == 'all':
+          summed = m
+          if self.coords == 'kept':
+            summed = jnp.concatenate([m, all_coords.astype(m.dtype)], -1)
+          summed_mask = jnp.ones(m.shape[:2], jnp.float32)
+        else:
+          summed, summed_mask = values, sel.mask
         pooled = jnp.concatenate([pooled, agg_lib.SumPooling(name='sum')(
-            values, q, sel.mask).astype(pooled.dtype)], axis=-1)
+            summed, q, summed_mask).astype(pooled.dtype)], axis=-1)
     else:
       pooled = agg_lib.SumPooling(name='sum')(values, q, sel.mask)
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
