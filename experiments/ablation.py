@@ -168,7 +168,7 @@ VARIANTS = {
     'demo_han_rn_grid10_k12_sumall': (_SOC, [
         '--config.model.cnn_features=(24,24,24)',
         '--config.model.fraction=0.12',
-        "--config.model.rn_sum_cells='all'"]),
+        '--config.model.rn_sum_cells=all']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -116,6 +116,13 @@ def test_registry_errors_name_the_problem():
     models.create_model('han_rnn', VECTOR_META)
   with pytest.raises(errors.UserError, match='fractoin'):
     models.create_model('han_rn', VECTOR_META, fractoin=0.5)
+  # A field of a few strings names itself, its choices and the bad value
+  # (e.g. quoted twice on a command line).
+  with pytest.raises(errors.UserError, match='model.rn_sum_cells') as e:
+    models.create_model('han_rn', VECTOR_META, rn_sum_cells="'all'")
+  assert "('kept', 'all'), got \"'all'\"" in str(e.value)
+  with pytest.raises(errors.UserError, match='model.coords'):
+    models.create_model('han_rn', VECTOR_META, coords='fusoin')
 
 
 @pytest.mark.parametrize('name', ['adahan_rn', 'san', 'smem', 'cnn_mlp'])

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from hardattn import errors
 from hardattn.models import bow
+from hardattn.models import encoders
 from hardattn.models import vqa
 
 MODELS = {
@@ -37,6 +38,17 @@ MODELS = {
 }
 
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+# Config fields that take one of a few strings: checked before the model is
+# built, so a typo exits with the field's name instead of a traceback from
+# inside the first step.
+CHOICES = {
+    'coords': vqa.COORDS,
+    'rn_sum_cells': vqa.RN_SUM_CELLS,
+    'rn_pool': ('sum', 'mean'),
+    'image_encoder': encoders.IMAGE_ENCODERS,
+    'cnn_padding': encoders.CNN_PADDINGS,
+}
 
 
 def create_model(name: str, meta: Any, **kwargs):
@@ -67,6 +79,9 @@ def create_model(name: str, meta: Any, **kwargs):
   for key, value in kwargs.items():
     if isinstance(value, list):
       kwargs[key] = tuple(value)
+    if key in CHOICES and value not in CHOICES[key]:
+      raise errors.UserError(f'model.{key} must be one of {CHOICES[key]}, '
+                             f'got {value!r}.')
   try:
     return MODELS[name](num_answers=meta.num_answers,
                         question_kind=meta.question_kind,
