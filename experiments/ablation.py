@@ -169,6 +169,12 @@ VARIANTS = {
         '--config.model.cnn_features=(24,24,24)',
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all']),
+    # ... and no gradient from the RN into the fused cells (rn_detach): does
+    # the RN's joining slow the fusion's learning?
+    'demo_han_rn_grid10_k12_sumall_detach': (_SOC, [
+        '--config.model.cnn_features=(24,24,24)',
+        '--config.model.fraction=0.12',
+        '--config.model.rn_sum_cells=all', '--config.model.rn_detach=true']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -11,6 +11,7 @@ import pytest
 
 from hardattn import checkpointing
 from hardattn import cli
+from hardattn import errors
 from hardattn import models
 from hardattn import train
 
@@ -42,7 +43,7 @@ def test_kept_coordinates_leave_position_out_of_the_norm():
   d = variables['params']['rn']['g0_kernel'].shape[0]
   assert d == 2 * (16 + 2) + 11
   assert logits.shape == (2, 10)
-  with pytest.raises(ValueError, match='coords'):
+  with pytest.raises(errors.UserError, match='model.coords'):
     _apply(models.create_model('han_rn', META, coords='x', **SMALL), image,
            question)
 
@@ -178,5 +179,5 @@ def test_sum_skip_over_all_cells_does_not_depend_on_the_selection(coords):
                              rtol=1e-5, atol=1e-6)
   assert not np.allclose(logits(0.06, 'kept'), logits(1.0, 'kept'),
                          rtol=1e-3)
-  with pytest.raises(ValueError, match='rn_sum_cells'):
+  with pytest.raises(errors.UserError, match='model.rn_sum_cells'):
     logits(0.25, 'some')
