@@ -38,6 +38,10 @@ _SOC = 'configs/sort_of_clevr_han_rn.py'
 # (up to commit 'A gated RN with a sum skip ...'); it skips it now.
 _EXPLORE = _SOC + ':faithful'
 _G20 = '--config.questions_per_image=20'
+# Three stride-2 convolutions: 10x10 cells of Sort-of-CLEVR's 75 px image.
+_GRID10 = '--config.model.cnn_features=(24,24,24)'
+# All cells (the sum path alone) for the first 3,000 steps.
+_ALL3000 = '--config.fraction_schedule=((3000,1.0),)'
 
 
 def _explore(*overrides: str) -> tuple[str, list[str]]:
@@ -58,7 +62,7 @@ VARIANTS = {
         '--config.model.head_zero_init=true', '--config.model.coords=kept'),
     'han_rn_frac36': _explore('--config.model.fraction=0.36'),
     'han_rn_grid10': _explore(
-        '--config.model.cnn_features=(24,24,24)'),
+        _GRID10),
     # More images per batch: the CNN sees 160 / g images a step.
     'han_rn_g4': _explore('--config.questions_per_image=4'),
     'han_rn_g2': _explore('--config.questions_per_image=2'),
@@ -141,53 +145,47 @@ VARIANTS = {
     'demo_adahan_rn': ('configs/sort_of_clevr_adahan_rn.py', []),
     # The demo with all cells (the sum path alone) for 3,000 of its 5,000
     # steps, as the spatial set needed 8,000 of 12,000.
-    'demo_han_rn_all3000': (_SOC,
-                            ['--config.fraction_schedule=((3000,1.0),)']),
+    'demo_han_rn_all3000': (_SOC, [_ALL3000]),
     # HAN at AdaHAN's mean cell count there (12.5%: 3 of 25 cells).
     'demo_han_rn_k3': (_SOC, ['--config.model.fraction=0.12']),
     # A finer grid: three stride-2 convolutions make 10x10 cells of the
     # 75 px image (7.5 px against 15), so fewer objects share a cell.
     'demo_sum_grid10': ('configs/sort_of_clevr_sum.py',
-                        ['--config.model.cnn_features=(24,24,24)']),
+                        [_GRID10]),
     # HAN on it keeping 6 of its 100 cells, as the demo keeps 6 of 25.
-    'demo_han_rn_grid10': (_SOC, ['--config.model.cnn_features=(24,24,24)',
+    'demo_han_rn_grid10': (_SOC, [_GRID10,
                                   '--config.model.fraction=0.06']),
     # ... keeping 12 of the 100 cells (144 pairs), which should hold the
     # asked object's ~5 cells more often than 6 do.
-    'demo_han_rn_grid10_k12': (_SOC, ['--config.model.cnn_features=(24,24,24)',
+    'demo_han_rn_grid10_k12': (_SOC, [_GRID10,
                                       '--config.model.fraction=0.12']),
     # ... and on all cells (the sum path alone) for 3,000 of the 5,000
     # steps, as the spatial set needed 8,000 of 12,000: the control's
     # scene features are learned by then.
     'demo_han_rn_grid10_k12_all3000': (_SOC, [
-        '--config.model.cnn_features=(24,24,24)',
-        '--config.model.fraction=0.12',
-        '--config.fraction_schedule=((3000,1.0),)']),
+        _GRID10, '--config.model.fraction=0.12', _ALL3000]),
     # ... with the skip summing every cell (rn_sum_cells='all'): the O(100)
     # sum sees whole objects, the RN's 144 pairs the kept cells.
     'demo_han_rn_grid10_k12_sumall': (_SOC, [
-        '--config.model.cnn_features=(24,24,24)',
+        _GRID10,
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all']),
     # ... and no gradient from the RN into the fused cells (rn_detach): does
     # the RN's joining slow the fusion's learning?
     'demo_han_rn_grid10_k12_sumall_detach': (_SOC, [
-        '--config.model.cnn_features=(24,24,24)',
+        _GRID10,
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all', '--config.model.rn_detach=true']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',
-                            ['--config.model.cnn_features=(24,24,24)']),
+                            [_GRID10]),
     'demo_han_sum_grid10_all3000': ('configs/sort_of_clevr_han_sum.py', [
-        '--config.model.cnn_features=(24,24,24)',
-        '--config.fraction_schedule=((3000,1.0),)']),
+        _GRID10, _ALL3000]),
     # ... keeping half of the cells: more of each object's cells
     # (asked_cover) at twice the quarter's cells.
     'demo_han_sum_grid10_all3000_half': ('configs/sort_of_clevr_han_sum.py', [
-        '--config.model.cnn_features=(24,24,24)',
-        '--config.fraction_schedule=((3000,1.0),)',
-        '--config.model.fraction=0.5']),
+        _GRID10, _ALL3000, '--config.model.fraction=0.5']),
     # The spatial set (8x8 cells, the RN paper's training).
     'spatial_han_sum': ('configs/spatial_han_sum.py', []),
     'spatial_sum': ('configs/spatial_han_sum.py',
@@ -270,12 +268,12 @@ def start_from(source: str, step: int, path: str) -> None:
   for name in ('config.json', 'dataset.json'):
     shutil.copy(os.path.join(source, name), path)
   with open(os.path.join(source, 'eval_history.jsonl')) as f:
-    kept = [line for line in f if json.loads(line)['step'] <= step]
+    kept = [(line, json.loads(line)) for line in f]
+  kept = [(line, r) for line, r in kept if r['step'] <= step]
   with open(os.path.join(path, 'eval_history.jsonl'), 'w') as f:
-    f.writelines(kept)
+    f.writelines(line for line, _ in kept)
   # The copied steps' train time counts in the new run's wall clock.
-  at_step = [json.loads(line) for line in kept
-             if json.loads(line)['step'] == step]
+  at_step = [r for _, r in kept if r['step'] == step]
   if at_step:
     with open(os.path.join(path, 'wall_clock.json'), 'w') as f:
       json.dump({'train_wall_clock_s': at_step[0]['train_wall_clock_s']}, f)

@@ -10,6 +10,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from hardattn import errors
+from hardattn.models import aggregation
 from hardattn.models import bow
 from hardattn.models import encoders
 from hardattn.models import vqa
@@ -45,7 +46,7 @@ _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 CHOICES = {
     'coords': vqa.COORDS,
     'rn_sum_cells': vqa.RN_SUM_CELLS,
-    'rn_pool': ('sum', 'mean'),
+    'rn_pool': aggregation.RN_POOLS,
     'image_encoder': encoders.IMAGE_ENCODERS,
     'cnn_padding': encoders.CNN_PADDINGS,
 }

@@ -16,6 +16,9 @@ import jax.numpy as jnp
 from hardattn import sharding
 
 
+RN_POOLS = ('sum', 'mean')  # RelationalNetwork.pool
+
+
 class SumPooling(nn.Module):
   """Masked sum over cells."""
 
@@ -91,8 +94,8 @@ class RelationalNetwork(nn.Module):
     if self.pool == 'mean':
       pairs = jnp.sum(mask, axis=-1) ** 2
       return pooled / jnp.maximum(pairs, 1.0)[:, None]
-    if self.pool != 'sum':
-      raise ValueError(f"pool must be 'sum' or 'mean', got {self.pool!r}")
+    if self.pool not in RN_POOLS:
+      raise ValueError(f'pool must be one of {RN_POOLS}, got {self.pool!r}')
     return pooled
 
 
