@@ -176,6 +176,14 @@ VARIANTS = {
         _GRID10,
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all', '--config.model.rn_detach=true']),
+    # ... and the RN read through head weights that start at zero
+    # (rn_head_zero): until step 1,000 the same function, parameters and
+    # data as demo_sum_grid10, and after it the control plus what the RN's
+    # 144 pairs add, from nothing: does the RN's joining itself slow it?
+    'demo_han_rn_grid10_k12_sumall_hz': (_SOC, [
+        _GRID10,
+        '--config.model.fraction=0.12',
+        '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

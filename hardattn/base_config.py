@@ -73,6 +73,7 @@ def base_config() -> ml_collections.ConfigDict:
       rn_sum_cells='kept',  # which cells that sum reads: 'kept' | 'all'
       rn_gate=False,  # the RN's output scaled by a scalar from zero
       rn_detach=False,  # no gradient from the RN into the kept cells
+      rn_head_zero=False,  # the head reads the RN through weights from zero
       f_features=(256, 256),
       dropout_rate=0.0,
       head_zero_init=False,  # answer layer's kernel starts at zero
@@ -516,7 +517,7 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
               'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
-              'rn_gate', 'rn_detach', 'coords'):
+              'rn_gate', 'rn_detach', 'rn_head_zero', 'coords'):
     del model[key]
 
 
@@ -547,7 +548,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     del model['rn_factorized']
   # The soft models' RN sums, with no skip (see soft_attention).
   for key in ('rn_pool', 'rn_sum_skip', 'rn_sum_cells', 'rn_gate',
-              'rn_detach'):
+              'rn_detach', 'rn_head_zero'):
     del model[key]
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops

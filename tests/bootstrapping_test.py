@@ -181,3 +181,34 @@ def test_sum_skip_over_all_cells_does_not_depend_on_the_selection(coords):
                          rtol=1e-3)
   with pytest.raises(errors.UserError, match='model.rn_sum_cells'):
     logits(0.25, 'some')
+
+
+def test_rn_head_zero_joins_the_rn_without_changing_the_head():
+  """With rn_head_zero the head reads the RN through first-layer weights
+  that start at zero: the model starts as the sum skip alone (the skipped
+  RN of an all-cells phase gives the same logits), the RN gets no gradient
+  at first, and every one of those weights gets its own."""
+  model = models.create_model('han_rn', META, rn_sum_skip=True,
+                              rn_head_zero=True, **SMALL)
+  variables = _init(model, _IMAGE, _QUESTION)
+  params = variables['params']
+  np.testing.assert_array_equal(params['head']['f0_from_zero']['kernel'],
+                                0.0)
+  assert params['head']['f0']['kernel'].shape[0] == 16  # the sum's width
+  skipped = models.create_model('han_rn', META, rn_sum_skip=True,
+                                rn_head_zero=True, rn_skipped=True, **SMALL)
+  np.testing.assert_allclose(
+      skipped.apply(variables, _IMAGE, _QUESTION, train=False)[0],
+      model.apply(variables, _IMAGE, _QUESTION, train=False)[0], rtol=1e-6)
+  grads = jax.grad(lambda p: jnp.sum(model.apply(
+      {**variables, 'params': p}, _IMAGE, _QUESTION, train=False)[0] ** 2))(
+          params)
+  for leaf in jax.tree.leaves(grads['rn']):
+    np.testing.assert_array_equal(leaf, 0.0)
+  from_zero = np.asarray(grads['head']['f0_from_zero']['kernel'])
+  assert np.mean(from_zero != 0) > 0.5  # not one shared scalar
+
+
+def test_rn_head_zero_needs_the_sum_skip():
+  with pytest.raises(errors.UserError, match='rn_sum_skip'):
+    models.create_model('han_rn', META, rn_head_zero=True, **SMALL)

@@ -83,6 +83,9 @@ def create_model(name: str, meta: Any, **kwargs):
     if key in CHOICES and value not in CHOICES[key]:
       raise errors.UserError(f'model.{key} must be one of {CHOICES[key]}, '
                              f'got {value!r}.')
+  if kwargs.get('rn_head_zero') and not kwargs.get('rn_sum_skip'):
+    raise errors.UserError('model.rn_head_zero needs model.rn_sum_skip=True '
+                           '(the head would start with no input).')
   try:
     return MODELS[name](num_answers=meta.num_answers,
                         question_kind=meta.question_kind,

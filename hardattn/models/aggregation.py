@@ -111,10 +111,24 @@ class AnswerHead(nn.Module):
   zero_init: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    """[batch, d] -> logits [batch, num_answers] in float32."""
+  def __call__(self, x: jax.Array, *, train: bool,
+               x_from_zero: jax.Array | None = None) -> jax.Array:
+    """[batch, d] -> logits [batch, num_answers] in float32.
+
+    `x_from_zero` [batch, d'], if given, is a second input to the first
+    hidden layer whose weights (`f0_from_zero`) start at zero: the head is
+    at first the function of x alone, and each weight learns from its own
+    gradient (a per-weight ReZero; `VQAModel.rn_head_zero`).
+    """
+    if x_from_zero is not None and not self.features:
+      raise ValueError('x_from_zero needs a hidden layer')
     for i, width in enumerate(self.features):
-      x = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'f{i}')(x))
+      h = nn.Dense(width, dtype=self.dtype, name=f'f{i}')(x)
+      if i == 0 and x_from_zero is not None:
+        h = h + nn.Dense(width, use_bias=False, dtype=self.dtype,
+                         kernel_init=nn.initializers.zeros,
+                         name='f0_from_zero')(x_from_zero)
+      x = nn.relu(h)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     kernel_init = (nn.initializers.zeros if self.zero_init
                    else nn.linear.default_kernel_init)

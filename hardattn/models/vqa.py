@@ -120,6 +120,12 @@ class VQAModel(nn.Module):
   # the norms, learn from the sum skip only; decision, issue 17: the RN's
   # gradients erode the selection at the fast recipe's learning rate).
   rn_detach: bool = False
+  # rn, with rn_sum_skip: the head reads the RN's output through first-layer
+  # weights that start at zero (`AnswerHead`'s x_from_zero), so the RN joins
+  # without perturbing what the head has learned from the sum, and unlike
+  # rn_gate's one scalar, each weight learns from its own gradient
+  # (decision, issue 17: on 10x10 cells the RN joining slowed the sum path).
+  rn_head_zero: bool = False
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -207,6 +213,7 @@ class VQAModel(nn.Module):
       if sel.indices is not None:
         coords = hard_attention.gather_cells(coords, sel.indices)
       values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
+    from_zero = None
     if self.aggregation == 'rn':
       if self.rn_skipped:
         pooled = jnp.zeros(values.shape[:1] + (self.g_features[-1],),
@@ -231,14 +238,22 @@ class VQAModel(nn.Module):
           summed_mask = jnp.ones(m.shape[:2], jnp.float32)
         else:
           summed, summed_mask = values, sel.mask
-        pooled = jnp.concatenate([pooled, agg_lib.SumPooling(name='sum')(
-            summed, q, summed_mask).astype(pooled.dtype)], axis=-1)
+        sum_pooled = agg_lib.SumPooling(name='sum')(
+            summed, q, summed_mask).astype(pooled.dtype)
+        if self.rn_head_zero:
+          pooled, from_zero = sum_pooled, pooled
+        else:
+          pooled = jnp.concatenate([pooled, sum_pooled], axis=-1)
+      elif self.rn_head_zero:
+        raise ValueError('rn_head_zero needs rn_sum_skip (the head would '
+                         'start with no input)')
     else:
       pooled = agg_lib.SumPooling(name='sum')(values, q, sel.mask)
     logits = agg_lib.AnswerHead(self.f_features, self.num_answers,
                                 self.dropout_rate, self.dtype,
                                 self.head_zero_init, name='head')(
-                                    pooled, train=train)
+                                    pooled, train=train,
+                                    x_from_zero=from_zero)
     batch, num_cells = norms.shape
     cell_mask = hard_attention.grid_mask(sel, num_cells)
     aux = all_cells(batch, num_cells)
