@@ -39,9 +39,10 @@ from hardattn import base_config
 
 
 def get_config(arg=None):
-  config, args = base_config.sort_of_clevr_config(arg, frac=0.25)
+  # frac 0: 6 cells, one per object (0.25 of 5x5, 0.06 of 10x10 cells).
+  config, args = base_config.sort_of_clevr_config(arg, frac=0.0)
   config.model_name = 'han_rn'
-  config.model.fraction = args.frac
+  config.model.fraction = args.frac or base_config.SIX_CELLS[args.grid]
   if args.legacy:
     config.num_train_steps = 14_000
   if args.paper:  # 20 epochs of the 196,000 train questions

@@ -184,6 +184,12 @@ VARIANTS = {
         _GRID10,
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
+    # ... the same keeping the demo's 6 cells (36 pairs): a 10x10 default
+    # within the demo's 15 minutes?
+    'demo_han_rn_grid10_sumall_hz': (_SOC, [
+        _GRID10,
+        '--config.model.fraction=0.06',
+        '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -141,6 +141,30 @@ def bootstrapping(c: ml_collections.ConfigDict,
   c.model.rn_pool = 'mean'
 
 
+# Sort-of-CLEVR's grids: the 75 px image after four stride-2 convolutions
+# (the RN paper's CNN) is 5x5 cells of 15 px, after three 10x10 of 7.5 px.
+SORT_OF_CLEVR_GRIDS = (5, 10)
+# HAN+RN's default fraction on each grid: 6 cells, one per object.
+SIX_CELLS = {5: 0.25, 10: 0.06}
+
+
+def fine_grid(c: ml_collections.ConfigDict) -> None:
+  """Sort-of-CLEVR on 10x10 cells: the CNN without its last convolution.
+
+  Decisions (issue 17, docs/bootstrapping.md): on 5x5 cells even the
+  all-cells sum stays near the question prior in 5,000 steps; on 10x10 it
+  learns shape, count and position. An object then spans about 5 cells,
+  so a few kept cells drop its edges: the sum skip reads every cell
+  (`model.rn_sum_cells='all'`, an O(cells) sum), the RN's O(k^2) pairs the
+  kept ones, and the RN enters the head through weights that start at zero
+  (`model.rn_head_zero`), as joining at random weights slowed the sum path.
+  """
+  c.model.cnn_features = tuple(c.model.cnn_features)[:-1]
+  if c.model.get('rn_sum_skip', False):
+    c.model.rn_sum_cells = 'all'
+    c.model.rn_head_zero = True
+
+
 def sort_of_clevr_config(arg: str | None, **extra_args
                          ) -> tuple[ml_collections.ConfigDict,
                                     ml_collections.ConfigDict]:
@@ -160,6 +184,8 @@ def sort_of_clevr_config(arg: str | None, **extra_args
   default sizes (g 4 x 256) with batch 64 of one question per image,
   dropout 0.5, zero padding and a constant Adam 5e-4.
   `:paper` and `:legacy` keep the paper's HAN too.
+  `:grid=10` drops the CNN's last convolution for 10x10 cells (`fine_grid`);
+  `:grid=5`, 5x5 cells.
 
   Args:
     arg: the config argument, e.g. 'legacy' or 'frac=0.5,faithful'.
@@ -169,10 +195,13 @@ def sort_of_clevr_config(arg: str | None, **extra_args
     (config, parsed preset arguments).
   """
   args = parse_arg(arg, paper=False, legacy=False, faithful=False,
-                   **extra_args)
+                   grid=5, **extra_args)
   if args.paper + args.legacy + args.faithful > 1:
     raise ValueError('Config presets :paper, :legacy and :faithful exclude '
                      'each other.')
+  if args.grid not in SORT_OF_CLEVR_GRIDS:
+    raise ValueError(f'Config preset :grid must be one of '
+                     f'{SORT_OF_CLEVR_GRIDS}, got {args.grid}.')
   c = base_config()
   if args.paper or args.legacy:
     paper_training(c)
@@ -184,6 +213,8 @@ def sort_of_clevr_config(arg: str | None, **extra_args
     c.optimizer.learning_rate = 1e-4
   if not (args.paper or args.legacy or args.faithful):
     bootstrapping(c)
+  if args.grid == 10:
+    fine_grid(c)
   return c, args
 
 

@@ -67,6 +67,28 @@ def test_presets_parse_and_reject_unknown_keys():
     load(path, 'fraction=0.5')
 
 
+@pytest.mark.parametrize('name', ['han_rn', 'han_sum', 'sum', 'rn',
+                                  'adahan_rn'])
+def test_sort_of_clevr_grid_preset_makes_10x10_cells(name):
+  path = os.path.join(REPO, 'configs', f'sort_of_clevr_{name}.py')
+  coarse, fine = load(path, 'grid=5'), load(path, 'grid=10')
+  meta = datasets.module(fine).nominal_meta(fine)
+  for config, cells in ((coarse, 25), (fine, 100)):
+    model = models.create_model(config.model_name, meta, **config.model)
+    _, aux = jax.eval_shape(
+        lambda i, q, m=model: m.init_with_output(
+            jax.random.key(0), i, q, train=False)[0],
+        jax.ShapeDtypeStruct((2,) + meta.image_shape, jnp.uint8),
+        jax.ShapeDtypeStruct((2,) + meta.question_shape, jnp.float32))
+    assert aux['norms'].shape == (2, cells)
+  if name == 'han_rn':  # 6 cells, one per object, on either grid
+    assert (coarse.model.fraction, fine.model.fraction) == (0.25, 0.06)
+    assert (fine.model.rn_sum_cells, fine.model.rn_head_zero) == ('all', True)
+    assert load(path, 'grid=10,frac=0.12').model.fraction == 0.12
+  with pytest.raises(ValueError, match='grid'):
+    load(path, 'grid=7')
+
+
 def test_parse_arg_types():
   args = base_config.parse_arg('a=3,b=0.5,c=false,d=x', a=1, b=0.1, c=True,
                                d='y')
