@@ -190,6 +190,15 @@ VARIANTS = {
         _GRID10,
         '--config.model.fraction=0.06',
         '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
+    # The RN in all of the above with the sum skip is dead by step 3,000
+    # (experiments/rn_knockout.py: its output is zero). With the skip
+    # summing every cell, every cell's norm learns through the sum from the
+    # first step, so the all-cells phase is not needed: the RN trains on
+    # the kept cells from step 0, beside the sum, as the paper's HAN+RN
+    # (whose RN lives) does.
+    'demo_han_rn_grid10_rn0': (_SOC + ':grid=10', [
+        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
+        '--config.checkpoint_every_steps=500']),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -2,6 +2,8 @@
 a zero-initialised answer layer, and a schedule of HAN's fraction."""
 
 import os
+import re
+import sys
 import types
 
 import jax
@@ -212,3 +214,30 @@ def test_rn_head_zero_joins_the_rn_without_changing_the_head():
 def test_rn_head_zero_needs_the_sum_skip():
   with pytest.raises(errors.UserError, match='rn_sum_skip'):
     models.create_model('han_rn', META, rn_head_zero=True, **SMALL)
+
+
+def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
+    tmp_path, capsys):
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import rn_knockout  # pylint: disable=g-import-not-at-top
+  config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
+  config.data_dir = str(tmp_path / 'data')
+  config.num_pictures = 0
+  config.num_train_steps = config.eval_every_steps = 4
+  workdir = str(tmp_path / 'work')
+  report = train.train_and_evaluate(config, workdir)
+  rn_knockout.main([f'--workdir={workdir}'])
+  out = capsys.readouterr().out
+  assert "The RN's output on" in out
+  trained = re.search(r'^\| as trained \| ([\d.]+) \|', out, re.MULTILINE)
+  assert float(trained.group(1)) == pytest.approx(100 * report['accuracy'],
+                                                  abs=0.051)
+  assert re.search(r'^\| RN output zeroed \| [\d.]+ \|', out, re.MULTILINE)
+  summed = cli.load_config(os.path.join(REPO, 'configs', 'test.py') +
+                           ':model=sum')
+  summed.data_dir, summed.num_pictures = config.data_dir, 0
+  summed.num_train_steps = summed.eval_every_steps = 2
+  other = str(tmp_path / 'sum')
+  train.train_and_evaluate(summed, other)
+  with pytest.raises(errors.UserError, match='no relational network'):
+    rn_knockout.main([f'--workdir={other}'])
