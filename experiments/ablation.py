@@ -199,6 +199,14 @@ VARIANTS = {
     'demo_han_rn_grid10_rn0': (_SOC + ':grid=10', [
         '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
         '--config.checkpoint_every_steps=500']),
+    # ... its RN lives (84% of its units at step 1,000) but its mean over
+    # 36 pairs is 1/140 of the sum's scale: the RN paper's sum over pairs.
+    'demo_han_rn_grid10_rn0_sumpool': (_SOC + ':grid=10', [
+        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
+        '--config.model.rn_pool=sum', '--config.checkpoint_every_steps=500']),
+    # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
+    # the RN through head weights from zero, all cells for 1,000 steps.
+    'demo_han_rn_grid10_preset': (_SOC + ':grid=10', []),
     # HAN+sum keeping a quarter of the 100 cells: the paper's claim that a
     # quarter loses nothing, against demo_sum_grid10 (no RN to pay for).
     'demo_han_sum_grid10': ('configs/sort_of_clevr_han_sum.py',

@@ -65,12 +65,16 @@ def main(argv):
   _, inter = model.apply(
       {'params': state.params, 'batch_stats': state.batch_stats},
       batch['image'], batch['question'], train=False,
-      capture_intermediates=lambda mdl, _: mdl.name == 'rn',
+      capture_intermediates=lambda mdl, _: mdl.name in ('rn', 'sum'),
       mutable=['intermediates'])
-  out = np.asarray(inter['intermediates']['rn']['__call__'][0])
+  inter = inter['intermediates']
+  out = np.asarray(inter['rn']['__call__'][0])
   print(f"The RN's output on {out.shape[0]} eval questions: mean |x| "
         f'{np.abs(out).mean():.3g}; units nonzero for some question '
         f'{np.mean(np.any(out != 0, axis=0)):.0%} of {out.shape[1]}')
+  if 'sum' in inter:  # model.rn_sum_skip: the head's other input
+    print("The sum skip's output: mean |x| "
+          f"{np.abs(np.asarray(inter['sum']['__call__'][0])).mean():.3g}")
   rows = {}
   for name, m in (('as trained', model), ('RN output zeroed', knocked)):
     rows[name] = train.evaluate(state.replace(apply_fn=m.apply), eval_fn(),
