@@ -23,8 +23,6 @@ from hardattn import assets
 from hardattn import checkpointing
 from hardattn import datasets
 from hardattn import metrics as metrics_lib
-from hardattn import models
-from hardattn import optim
 from hardattn import sharding
 from hardattn import train
 
@@ -48,15 +46,6 @@ def main(argv):
   config = assets.load(args.workdir).config
   mesh = sharding.mesh_from_config(config)
   train_iter, eval_fn, meta = datasets.get_dataset(config)
-  model = models.create_model(config.model_name, meta, **config.model)
-  tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
-  repl = sharding.replicated(mesh)
-  abstract = jax.eval_shape(
-      lambda b, r: train.create_train_state(model, b, tx, r),
-      train.dummy_inputs(meta, 1), jax.random.key(0))
-  abstract = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
-      abstract)
   ckpt = checkpointing.Checkpointer(
       checkpointing.workdir_checkpoints(args.workdir))
   steps = ([int(s) for s in args.steps.split(',')] if args.steps
@@ -67,7 +56,8 @@ def main(argv):
   train_batches = [next(train_iter)
                    for _ in range(args.recompute_batches)]
   for step in steps:
-    state = ckpt.restore(abstract, step=step)
+    state, _ = train.restore_for_inference(config, args.workdir, meta, mesh,
+                                           step=step)
     running = train.evaluate(state, eval_fn(), eval_step, mesh, meta)
     fresh_stats = train.recompute_batch_stats(
         state, (sharding.to_global(b, mesh) for b in train_batches))

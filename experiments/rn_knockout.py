@@ -19,12 +19,10 @@ import jax
 import numpy as np
 
 from hardattn import assets
-from hardattn import checkpointing
 from hardattn import datasets
 from hardattn import errors
 from hardattn import metrics as metrics_lib
 from hardattn import models
-from hardattn import optim
 from hardattn import sharding
 from hardattn import train
 
@@ -45,17 +43,8 @@ def main(argv):
   model = models.create_model(config.model_name, meta, **config.model)
   knocked = models.create_model(config.model_name, meta,
                                 **dict(config.model, rn_skipped=True))
-  tx = optim.create_optimizer(config.optimizer, config.num_train_steps)
-  repl = sharding.replicated(mesh)
-  abstract = jax.eval_shape(
-      lambda b, r: train.create_train_state(model, b, tx, r),
-      train.dummy_inputs(meta, 1), jax.random.key(0))
-  abstract = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
-      abstract)
-  ckpt = checkpointing.Checkpointer(
-      checkpointing.workdir_checkpoints(args.workdir))
-  state = ckpt.restore(abstract, step=args.step)
+  state, _ = train.restore_for_inference(config, args.workdir, meta, mesh,
+                                         step=args.step)
   eval_step = sharding.jit(functools.partial(
       train.eval_step, metrics_class=metrics_lib.eval_metrics_class(
           len(meta.question_types)), loss=config.loss), mesh)
@@ -95,7 +84,6 @@ def main(argv):
   for name, row in rows.items():
     print(f'| {name} | ' + ' | '.join(f'{100 * row[k]:.1f}' for k in keys)
           + ' |')
-  ckpt.close()
 
 
 if __name__ == '__main__':

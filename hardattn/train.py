@@ -444,15 +444,17 @@ def attention_picture(state: TrainState, batch: Mapping[str, np.ndarray],
 
 
 def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
-                          meta: Any, mesh: jax.sharding.Mesh
+                          meta: Any, mesh: jax.sharding.Mesh,
+                          step: int | None = None
                           ) -> tuple[TrainState, int]:
-  """The latest checkpointed TrainState of a run, replicated on `mesh`.
+  """A checkpointed TrainState of a run, replicated on `mesh`.
 
   Args:
     config: the run's config (the model is rebuilt from it).
     workdir: the run's workdir.
     meta: the dataset's DatasetMeta (sizes the model).
     mesh: where to put the state.
+    step: the checkpoint's step; None: the latest.
 
   Returns:
     (state, step).
@@ -475,11 +477,12 @@ def restore_for_inference(config: ml_collections.ConfigDict, workdir: str,
       abstract)
   ckpt = checkpointing.Checkpointer(directory)
   try:
-    step = ckpt.latest_step()
+    if step is None:
+      step = ckpt.latest_step()
     if step is None:
       raise errors.UserError(f'No checkpoints in {directory}: train first '
                              'with hardattn.main on this workdir.')
-    state = ckpt.restore(abstract)
+    state = ckpt.restore(abstract, step=step)
   finally:
     ckpt.close()
   return state, step

@@ -226,7 +226,7 @@ def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
   config.num_train_steps = config.eval_every_steps = 4
   workdir = str(tmp_path / 'work')
   report = train.train_and_evaluate(config, workdir)
-  rn_knockout.main([f'--workdir={workdir}'])
+  rn_knockout.main([f'--workdir={workdir}', '--step=4'])
   out = capsys.readouterr().out
   assert "The RN's output on" in out
   trained = re.search(r'^\| as trained \| ([\d.]+) \|', out, re.MULTILINE)
