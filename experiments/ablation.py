@@ -184,12 +184,6 @@ VARIANTS = {
         _GRID10,
         '--config.model.fraction=0.12',
         '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
-    # ... the same keeping the demo's 6 cells (36 pairs): a 10x10 default
-    # within the demo's 15 minutes?
-    'demo_han_rn_grid10_sumall_hz': (_SOC, [
-        _GRID10,
-        '--config.model.fraction=0.06',
-        '--config.model.rn_sum_cells=all', '--config.model.rn_head_zero=true']),
     # The RN in all of the above with the sum skip is dead by step 3,000
     # (experiments/rn_knockout.py: its output is zero). With the skip
     # summing every cell, every cell's norm learns through the sum from the

@@ -15,7 +15,6 @@ import functools
 import os
 import sys
 
-import jax
 import numpy as np
 
 from hardattn import assets
@@ -75,7 +74,7 @@ def main(argv):
   print(f'{args.workdir} at step {int(state.step)}:')
   head = state.params['head']
   if 'f0_from_zero' in head:  # model.rn_head_zero: how far it grew from 0
-    rms = lambda x: float(jax.numpy.sqrt(jax.numpy.mean(x ** 2)))
+    rms = lambda x: float(np.sqrt(np.mean(np.square(x))))
     print(f"RMS of the head's first-layer weights on the RN "
           f"{rms(head['f0_from_zero']['kernel']):.2e}, on the sum "
           f"{rms(head['f0']['kernel']):.2e}")

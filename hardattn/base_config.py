@@ -141,11 +141,11 @@ def bootstrapping(c: ml_collections.ConfigDict,
   c.model.rn_pool = 'mean'
 
 
-# Sort-of-CLEVR's grids: the 75 px image after four stride-2 convolutions
-# (the RN paper's CNN) is 5x5 cells of 15 px, after three 10x10 of 7.5 px.
-SORT_OF_CLEVR_GRIDS = (5, 10)
-# HAN+RN's default fraction on each grid: 6 cells, one per object.
+# Sort-of-CLEVR's grids and HAN+RN's default fraction on each: 6 cells, one
+# per object. The 75 px image after four stride-2 convolutions (the RN
+# paper's CNN) is 5x5 cells of 15 px, after three 10x10 of 7.5 px.
 SIX_CELLS = {5: 0.25, 10: 0.06}
+SORT_OF_CLEVR_GRIDS = tuple(SIX_CELLS)
 
 
 def fine_grid(c: ml_collections.ConfigDict) -> None:
