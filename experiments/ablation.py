@@ -198,6 +198,20 @@ VARIANTS = {
     'demo_han_rn_grid10_rn0_sumpool': (_SOC + ':grid=10', [
         '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
         '--config.model.rn_pool=sum', '--config.checkpoint_every_steps=500']),
+    # On the generator's true objects (experiments/oracle_rn.py) the RN
+    # learns closest and furthest in 5,000 steps only when g also reads each
+    # pair's (dx, dy, distance) (rn_pair_geometry); without it, it stays at
+    # the floor a count of shapes gives. The live RN above with it:
+    'demo_han_rn_grid10_rn0_sumpool_geo': (_SOC + ':grid=10', [
+        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
+        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
+        '--config.checkpoint_every_steps=500']),
+    # ... keeping 12 of the 100 cells, so that more of the six objects
+    # are among the RN's cells.
+    'demo_han_rn_grid10_k12_rn0_sumpool_geo': (_SOC + ':grid=10', [
+        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
+        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
+        '--config.model.fraction=0.12', '--config.checkpoint_every_steps=500']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
     'demo_han_rn_grid10_preset': (_SOC + ':grid=10', []),

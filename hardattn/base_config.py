@@ -74,6 +74,7 @@ def base_config() -> ml_collections.ConfigDict:
       rn_gate=False,  # the RN's output scaled by a scalar from zero
       rn_detach=False,  # no gradient from the RN into the kept cells
       rn_head_zero=False,  # the head reads the RN through weights from zero
+      rn_pair_geometry=False,  # each pair's (dx, dy, distance) into g
       f_features=(256, 256),
       dropout_rate=0.0,
       head_zero_init=False,  # answer layer's kernel starts at zero
@@ -548,7 +549,8 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   for key in ('fusion_features', 'fraction', 'adahan_threshold',
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
               'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
-              'rn_gate', 'rn_detach', 'rn_head_zero', 'coords'):
+              'rn_gate', 'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
+              'coords'):
     del model[key]
 
 
@@ -579,7 +581,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     del model['rn_factorized']
   # The soft models' RN sums, with no skip (see soft_attention).
   for key in ('rn_pool', 'rn_sum_skip', 'rn_sum_cells', 'rn_gate',
-              'rn_detach', 'rn_head_zero'):
+              'rn_detach', 'rn_head_zero', 'rn_pair_geometry'):
     del model[key]
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops

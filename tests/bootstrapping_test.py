@@ -241,3 +241,57 @@ def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
   train.train_and_evaluate(summed, other)
   with pytest.raises(errors.UserError, match='no relational network'):
     rn_knockout.main([f'--workdir={other}'])
+
+
+def test_han_rn_pair_geometry_reads_the_kept_cells_positions():
+  """rn_pair_geometry gives the RN the kept cells' grid positions: the
+  model has g0_geometry, and its logits differ from the same parameters
+  with the geometry's weights at zero (which is the paper's RN)."""
+  model = models.create_model('han_rn', META, rn_pair_geometry=True,
+                              **SMALL)
+  variables = _init(model, _IMAGE, _QUESTION)
+  params = variables['params']
+  assert params['rn']['g0_geometry'].shape == (3, 16)
+  plain = models.create_model('han_rn', META, **SMALL)
+  zeroed = dict(params, rn={k: v for k, v in params['rn'].items()
+                            if k != 'g0_geometry'})
+  without = plain.apply({**variables, 'params': zeroed}, _IMAGE, _QUESTION,
+                        train=False)[0]
+  params_zero = dict(params, rn=dict(
+      params['rn'], g0_geometry=jnp.zeros_like(params['rn']['g0_geometry'])))
+  np.testing.assert_allclose(
+      model.apply({**variables, 'params': params_zero}, _IMAGE, _QUESTION,
+                  train=False)[0], without, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(
+      model.apply(variables, _IMAGE, _QUESTION, train=False)[0], without,
+      rtol=1e-3)
+
+
+def test_oracle_rn_floors_and_a_short_training(capsys):
+  """experiments/oracle_rn.py: the no-distance floor is the majority shape
+  among the other five objects, the rule on exact positions is right every
+  time, on cell positions less often; a few training steps print a row
+  per eval."""
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import oracle_rn  # pylint: disable=g-import-not-at-top
+  exact = oracle_rn.scene_arrays(0, 'test', 30)
+  assert exact['objects'].shape == (30, 6, 10)
+  assert oracle_rn.rule_ceiling(exact) == {'closest': 1.0, 'furthest': 1.0}
+  coarse = oracle_rn.scene_arrays(0, 'test', 30, grid=5)
+  assert set(np.unique(coarse['objects'][..., -2:])) <= set(
+      np.linspace(-1, 1, 5).astype(np.float32))
+  assert all(v < 1.0 for v in oracle_rn.rule_ceiling(coarse).values())
+  # The floor by hand on one question: the five others' majority shape.
+  floor = oracle_rn.majority_floor(exact)
+  assert 0.0 < floor['closest'] < 1.0
+  manual = []
+  for i, j in np.argwhere(exact['question_types'] == 3):
+    c = int(np.argmax(exact['questions'][i, j, :6]))
+    manual.append(2 + int(np.delete(exact['shapes'][i], c).sum() >= 3)
+                  == exact['answers'][i, j])
+  assert floor['closest'] == pytest.approx(np.mean(manual))
+  oracle_rn.main(['--config=' + os.path.join(REPO, 'configs', 'test.py'),
+                  '--steps=4', '--eval_every=2', '--geometry', '--grid=10'])
+  out = capsys.readouterr().out
+  assert len(re.findall(r'^\| 0 \| [24] \| [\d.]+ \|', out, re.M)) == 2
+  assert 'geometry True' in out

@@ -146,3 +146,34 @@ def test_rn_sums_over_all_ordered_pairs():
   out = rn.apply(params, m, q, jnp.asarray([[1.0, 0.0, 1.0]]))
   # pairs over {1, 4}: 2 * 5 + 10 * 2 * 5 = 110.
   np.testing.assert_allclose(out, [[110.0]])
+
+
+def test_rn_pair_geometry_is_the_same_function_factorized_or_not():
+  """With coords, each pair's (dx, dy, distance) enters g's first layer
+  through its own weights: equal in both forms, unchanged by moving every
+  cell by the same offset, and changed by moving one."""
+  rng = np.random.default_rng(2)
+  m = jnp.asarray(rng.normal(size=(2, 5, 4)), jnp.float32)
+  q = jnp.asarray(rng.normal(size=(2, 3)), jnp.float32)
+  mask = jnp.ones((2, 5), jnp.float32)
+  xy = jnp.asarray(rng.uniform(-1, 1, size=(2, 5, 2)), jnp.float32)
+  fast = aggregation.RelationalNetwork(features=(8, 6), factorized=True)
+  naive = aggregation.RelationalNetwork(features=(8, 6), factorized=False)
+  params = fast.init(jax.random.key(0), m, q, mask, coords=xy)
+  assert params['params']['g0_geometry'].shape == (3, 8)
+  out = fast.apply(params, m, q, mask, coords=xy)
+  np.testing.assert_allclose(out, naive.apply(params, m, q, mask, coords=xy),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      out, fast.apply(params, m, q, mask, coords=xy + 0.3), rtol=1e-5,
+      atol=1e-5)
+  moved = xy.at[:, 0].add(0.5)
+  assert not np.allclose(out, fast.apply(params, m, q, mask, coords=moved),
+                         rtol=1e-3)
+  # Without coords the geometry weights are not created: the paper's RN.
+  assert 'g0_geometry' not in fast.init(jax.random.key(0), m, q,
+                                        mask)['params']
+  # Self-pairs (distance 0) give finite gradients.
+  grads = jax.grad(lambda c: jnp.sum(fast.apply(params, m, q, mask,
+                                                coords=c)))(xy)
+  assert np.all(np.isfinite(grads))

@@ -283,8 +283,10 @@ def question_text(vec: np.ndarray) -> str:
   return _QUESTION_TEMPLATES[question_type].format(COLOR_NAMES[color])
 
 
-def generate_scene(seed: int, split: str, index: int) -> Scene:
-  """Generates image `index` of `split` ('train' or 'test')."""
+def generate_layout(seed: int, split: str, index: int
+                    ) -> dict[str, np.ndarray]:
+  """Image `index` of `split` without its pixels: `Scene`'s fields but
+  `image` (the same random draws as `generate_scene`)."""
   rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
   centers, shapes = _sample_layout(rng)
   colors = rng.integers(0, NUM_OBJECTS, size=NUM_QUESTIONS)
@@ -296,13 +298,16 @@ def generate_scene(seed: int, split: str, index: int) -> Scene:
   answers = np.array(
       [answer_question(t, c, centers, shapes)
        for t, c in zip(question_types, colors)], dtype=np.int32)
-  return Scene(
-      image=render(centers, shapes),
-      questions=questions,
-      answers=answers,
-      question_types=question_types,
-      object_shapes=shapes,
-      object_centers=centers)
+  return dict(questions=questions, answers=answers,
+              question_types=question_types, object_shapes=shapes,
+              object_centers=centers)
+
+
+def generate_scene(seed: int, split: str, index: int) -> Scene:
+  """Generates image `index` of `split` ('train' or 'test')."""
+  layout = generate_layout(seed, split, index)
+  return Scene(image=render(layout['object_centers'],
+                            layout['object_shapes']), **layout)
 
 
 # ---------------------------------------------------------------- TFDS ----

@@ -49,13 +49,18 @@ class RelationalNetwork(nn.Module):
 
   @nn.compact
   def __call__(self, cells: jax.Array, question: jax.Array,
-               mask: jax.Array) -> jax.Array:
+               mask: jax.Array, coords: jax.Array | None = None
+               ) -> jax.Array:
     """Relates every ordered pair of cells, self-pairs included.
 
     Args:
       cells: [batch, k, d] objects.
       question: [batch, d_q], appended to every pair.
       mask: [batch, k] 0/1; pairs with a masked cell contribute nothing.
+      coords: optional [batch, k, 2] positions: each pair's (dx, dy,
+        distance), o_j's position less o_i's, also enters g's first layer
+        (its own weights `g0_geometry`; a departure from the RN paper,
+        whose g must compute distances from the cells' coordinates).
 
     Returns:
       [batch, features[-1]] the sum of g over the kept pairs.
@@ -81,6 +86,13 @@ class RelationalNetwork(nn.Module):
       o_j = jnp.broadcast_to(cells[:, None, :, :], (batch, k, k, d))
       q = jnp.broadcast_to(question[:, None, None, :], (batch, k, k, d_q))
       h = jnp.concatenate([o_i, o_j, q], axis=-1) @ kernel + bias
+    if coords is not None:
+      delta = (coords[:, None, :, :] - coords[:, :, None, :]).astype(
+          self.dtype)  # [batch, i, j, 2]: o_j - o_i
+      dist = jnp.sqrt(jnp.sum(jnp.square(delta), -1, keepdims=True) + 1e-12)
+      geometry = self.param('g0_geometry', nn.initializers.lecun_normal(),
+                            (3, width), jnp.float32)
+      h = h + jnp.concatenate([delta, dist], -1) @ geometry.astype(self.dtype)
     # A mesh `model` axis splits the pairs (by i) over its devices.
     h = sharding.shard_pairs(nn.relu(h))
     for i, width in enumerate(self.features[1:], start=1):

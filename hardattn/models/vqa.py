@@ -126,6 +126,12 @@ class VQAModel(nn.Module):
   # rn_gate's one scalar, each weight learns from its own gradient
   # (decision, issue 17: on 10x10 cells the RN joining slowed the sum path).
   rn_head_zero: bool = False
+  # rn: each pair's (dx, dy, distance) between its cells' grid positions
+  # enters g's first layer (`RelationalNetwork`'s coords; decision, issue
+  # 17: on the generator's true objects the RN learned closest / furthest
+  # in 5,000 steps with it and stayed at the no-distance floor without it,
+  # experiments/oracle_rn.py).
+  rn_pair_geometry: bool = False
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -209,9 +215,9 @@ class VQAModel(nn.Module):
     norms = hard_attention.cell_norms(m)
     sel = self.select(m, norms)
     values = sel.values
+    if sel.indices is not None:
+      coords = hard_attention.gather_cells(coords, sel.indices)
     if self.coords == 'kept':
-      if sel.indices is not None:
-        coords = hard_attention.gather_cells(coords, sel.indices)
       values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
     from_zero = None
     if self.aggregation == 'rn':
@@ -222,7 +228,8 @@ class VQAModel(nn.Module):
         pooled = agg_lib.RelationalNetwork(
             self.g_features, self.rn_factorized, self.dtype, self.rn_pool,
             name='rn')(jax.lax.stop_gradient(values) if self.rn_detach
-                       else values, q, sel.mask)
+                       else values, q, sel.mask,
+                       coords=coords if self.rn_pair_geometry else None)
         if self.rn_gate:
           gate = self.param('rn_gate', nn.initializers.zeros, (),
                             jnp.float32)
