@@ -212,6 +212,14 @@ VARIANTS = {
         '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
         '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
         '--config.model.fraction=0.12', '--config.checkpoint_every_steps=500']),
+    # ... keeping 6 cells no two of which are neighbours (han_separation):
+    # one cell an object, as the RN on the true objects had, where the
+    # top-k keeps several cells of one object (closest stayed at its floor).
+    'demo_han_rn_grid10_rn0_sumpool_geo_sep1': (_SOC + ':grid=10', [
+        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
+        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
+        '--config.model.han_separation=1',
+        '--config.checkpoint_every_steps=500']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
     'demo_han_rn_grid10_preset': (_SOC + ':grid=10', []),

@@ -57,14 +57,17 @@ def cell_positions(centers: np.ndarray, grid: int) -> np.ndarray:
   return (np.linspace(-1.0, 1.0, grid, dtype=np.float32)[index])
 
 
-def scene_arrays(seed: int, split: str, num_images: int, grid: int = 0
-                 ) -> dict[str, np.ndarray]:
+def scene_arrays(seed: int, split: str, num_images: int, grid: int = 0,
+                 copies: int = 1) -> dict[str, np.ndarray]:
   """The generator's objects and questions for `num_images` of `split`.
 
-  Returns objects float32 [n, 6, 10] (colour one-hot, shape one-hot, x, y
-  in [-1, 1]; `cell_positions`), questions float32 [n, 20, 11], answers
-  and question_types int32 [n, 20], shapes int32 [n, 6] and centres int32
-  [n, 6, 2].
+  Returns objects float32 [n, 6 copies, 10] (colour one-hot, shape one-hot,
+  x, y in [-1, 1]; `cell_positions`), questions float32 [n, 20, 11],
+  answers and question_types int32 [n, 20], shapes int32 [n, 6] and
+  centres int32 [n, 6, 2]. With copies > 1, objects 6.. repeat the six
+  one cell away (a random one of the 8 neighbouring cells' offsets; 7.5
+  px for exact positions), as an object spans several of the model's
+  cells on 10x10: the same colour and shape, another position.
   """
   layouts = [soc.generate_layout(seed, split, i) for i in range(num_images)]
   stack = lambda key: np.stack([l[key] for l in layouts])
@@ -75,6 +78,15 @@ def scene_arrays(seed: int, split: str, num_images: int, grid: int = 0
       np.eye(2, dtype=np.float32)[shapes],
       cell_positions(centers, grid),
   ], axis=-1)
+  if copies > 1:
+    step = 2.0 / (grid - 1) if grid else 2 * 7.5 / soc.IMAGE_SIZE
+    rng = np.random.default_rng([seed, soc.SPLIT_IDS[split], copies])
+    offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                        if dx or dy], np.float32) * step
+    extra = np.repeat(objects, copies - 1, axis=1)
+    moved = extra[..., -2:] + offsets[rng.integers(0, 8, extra.shape[:2])]
+    extra[..., -2:] = np.clip(moved, -1.0, 1.0)
+    objects = np.concatenate([objects, extra], axis=1)
   return dict(objects=objects, questions=stack('questions').astype(np.float32),
               answers=stack('answers'), question_types=stack('question_types'),
               shapes=shapes, centers=centers)
@@ -104,7 +116,7 @@ def rule_ceiling(data: dict[str, np.ndarray]) -> dict[str, float]:
   accuracy of picking one of the tied at random. With exact centres, 100.
   """
   out = {}
-  pos = data['objects'][..., -2:]
+  pos = data['objects'][:, :soc.NUM_OBJECTS, -2:]
   for t in (3, 4):
     img, q = np.nonzero(data['question_types'] == t)
     colors = data['questions'][img, q, :soc.NUM_OBJECTS].argmax(-1)
@@ -212,6 +224,8 @@ def main(argv):
                       help="the RN's pool (default: the config's)")
   parser.add_argument('--geometry', action='store_true',
                       help="each pair's (dx, dy, distance) into g")
+  parser.add_argument('--copies', type=int, default=1,
+                      help='cells per object (the rest one cell away)')
   parser.add_argument('--grid', type=int, default=0, choices=(0, 5, 10),
                       help="objects' positions: exact (0), or the "
                       'coordinates of the cell holding their centre')
@@ -221,9 +235,9 @@ def main(argv):
   data_config = config.sort_of_clevr
   gen_seed = data_config.seed
   train_data = scene_arrays(gen_seed, 'train', data_config.num_train_images,
-                            args.grid)
+                            args.grid, args.copies)
   test_data = scene_arrays(gen_seed, 'test', data_config.num_test_images,
-                           args.grid)
+                           args.grid, args.copies)
   floor = majority_floor(test_data)
   print('Test split floors without distances (majority shape among the '
         'other five): ' + ', '.join(f'{k} {100 * v:.1f}'
@@ -234,7 +248,7 @@ def main(argv):
         + ', '.join(f'{k} {100 * v:.1f}' for k, v in ceiling.items()))
   print(f'RN g {tuple(config.model.g_features)}, f '
         f'{tuple(config.model.f_features)}, pool {pool}, geometry '
-        f'{args.geometry}, batch {config.batch_size}, {args.steps} steps')
+        f'{args.geometry}, {args.copies} cell(s) an object, batch {config.batch_size}, {args.steps} steps')
   print('| seed | step | ' + ' | '.join(['overall'] + _TYPES) + ' |')
   print('|' + '---|' * (3 + len(_TYPES)))
   for seed in [int(s) for s in args.seeds.split(',')]:

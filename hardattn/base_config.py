@@ -75,6 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
       rn_detach=False,  # no gradient from the RN into the kept cells
       rn_head_zero=False,  # the head reads the RN through weights from zero
       rn_pair_geometry=False,  # each pair's (dx, dy, distance) into g
+      han_separation=0,  # kept cells this many cells apart (0: top-k)
       f_features=(256, 256),
       dropout_rate=0.0,
       head_zero_init=False,  # answer layer's kernel starts at zero
@@ -550,7 +551,7 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
               'adahan_max_cells', 'adahan_squared_norm', 'g_features',
               'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
               'rn_gate', 'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
-              'coords'):
+              'han_separation', 'coords'):
     del model[key]
 
 
@@ -581,7 +582,8 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     del model['rn_factorized']
   # The soft models' RN sums, with no skip (see soft_attention).
   for key in ('rn_pool', 'rn_sum_skip', 'rn_sum_cells', 'rn_gate',
-              'rn_detach', 'rn_head_zero', 'rn_pair_geometry'):
+              'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
+              'han_separation'):
     del model[key]
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops

@@ -281,6 +281,16 @@ def test_oracle_rn_floors_and_a_short_training(capsys):
   assert set(np.unique(coarse['objects'][..., -2:])) <= set(
       np.linspace(-1, 1, 5).astype(np.float32))
   assert all(v < 1.0 for v in oracle_rn.rule_ceiling(coarse).values())
+  # Two cells an object: the copies keep colour and shape, one cell away.
+  doubled = oracle_rn.scene_arrays(0, 'test', 30, grid=10, copies=2)
+  objects = doubled['objects']
+  assert objects.shape == (30, 12, 10)
+  np.testing.assert_array_equal(objects[:, 6:, :8], objects[:, :6, :8])
+  step = np.abs(objects[:, 6:, 8:] - objects[:, :6, 8:]).max(-1)
+  moved_inside = np.abs(objects[:, 6:, 8:]).max(-1) < 1.0
+  np.testing.assert_allclose(step[moved_inside], 2 / 9, rtol=1e-5)
+  assert oracle_rn.rule_ceiling(doubled) == oracle_rn.rule_ceiling(
+      oracle_rn.scene_arrays(0, 'test', 30, grid=10))
   # The floor by hand on one question: the five others' majority shape.
   floor = oracle_rn.majority_floor(exact)
   assert 0.0 < floor['closest'] < 1.0
@@ -291,7 +301,28 @@ def test_oracle_rn_floors_and_a_short_training(capsys):
                   == exact['answers'][i, j])
   assert floor['closest'] == pytest.approx(np.mean(manual))
   oracle_rn.main(['--config=' + os.path.join(REPO, 'configs', 'test.py'),
-                  '--steps=4', '--eval_every=2', '--geometry', '--grid=10'])
+                  '--steps=4', '--eval_every=2', '--geometry', '--grid=10',
+                  '--copies=2'])
   out = capsys.readouterr().out
   assert len(re.findall(r'^\| 0 \| [24] \| [\d.]+ \|', out, re.M)) == 2
   assert 'geometry True' in out
+
+
+def test_han_separation_keeps_cells_apart_on_the_grid():
+  """model.han_separation=1 on 10x10 cells: no two kept cells are
+  neighbours; only HAN models take it."""
+  image = jax.random.randint(jax.random.key(3), (2, 75, 75, 3), 0, 256,
+                             jnp.int32).astype(jnp.uint8)
+  question = jnp.eye(11)[:2]
+  model = models.create_model('han_rn', META, fraction=0.06,
+                              han_separation=1,
+                              **dict(SMALL, cnn_features=(8, 8, 8)))
+  variables = model.init(jax.random.key(0), image, question, train=False)
+  _, aux = model.apply(variables, image, question, train=False)
+  rows, cols = np.divmod(np.asarray(aux['indices']), 10)
+  for r, c in zip(rows, cols):
+    assert len(r) == 6
+    gap = np.maximum(np.abs(r[:, None] - r[None]), np.abs(c[:, None] - c[None]))
+    assert np.all(gap[~np.eye(6, dtype=bool)] >= 2)
+  with pytest.raises(errors.UserError, match='han_separation'):
+    models.create_model('adahan_rn', META, han_separation=1, **SMALL)

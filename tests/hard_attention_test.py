@@ -177,3 +177,29 @@ def test_rn_pair_geometry_is_the_same_function_factorized_or_not():
   grads = jax.grad(lambda c: jnp.sum(fast.apply(params, m, q, mask,
                                                 coords=c)))(xy)
   assert np.all(np.isfinite(grads))
+
+
+def test_separated_top_k_keeps_no_two_neighbouring_cells():
+  """han_separation: greedy suppression keeps the largest norm, then the
+  largest outside its neighbourhood, and so on; radius 0 is the top-k;
+  slots with no candidate left are masked out."""
+  # A 4x4 grid: the two largest norms are neighbours (cells 5 and 6).
+  norms = jnp.asarray([[0.1, 0.2, 0.3, 0.4,
+                        0.5, 9.0, 8.0, 0.6,
+                        0.7, 0.8, 0.9, 1.0,
+                        1.1, 1.2, 1.3, 7.0]], jnp.float32)
+  m = jnp.arange(16, dtype=jnp.float32).reshape(1, 16, 1)
+  sel = hard_attention.top_k_separated_cells(m, norms, 3, (4, 4), 1)
+  np.testing.assert_array_equal(sel.indices, [[5, 15, 13]])
+  np.testing.assert_array_equal(sel.values[..., 0], [[5.0, 15.0, 13.0]])
+  np.testing.assert_array_equal(sel.mask, [[1, 1, 1]])
+  plain = hard_attention.top_k_separated_cells(m, norms, 3, (4, 4), 0)
+  np.testing.assert_array_equal(
+      plain.indices, hard_attention.top_k_cells(m, norms, 3).indices)
+  # Radius 2 around cell 5 covers the whole 4x4 grid: the other two
+  # slots have no candidate and are masked out.
+  crowded = hard_attention.top_k_separated_cells(m, norms, 3, (4, 4), 2)
+  np.testing.assert_array_equal(crowded.indices[:, 0], [5])
+  np.testing.assert_array_equal(crowded.mask, [[1, 0, 0]])
+  with pytest.raises(ValueError, match='does not have 16 cells'):
+    hard_attention.top_k_separated_cells(m, norms, 3, (3, 4), 1)

@@ -86,6 +86,9 @@ def create_model(name: str, meta: Any, **kwargs):
   if kwargs.get('rn_head_zero') and not kwargs.get('rn_sum_skip'):
     raise errors.UserError('model.rn_head_zero needs model.rn_sum_skip=True '
                            '(the head would start with no input).')
+  if kwargs.get('han_separation') and not name.startswith('han_'):
+    raise errors.UserError(f'model.han_separation is for HAN models; '
+                           f'{name!r} does not keep the top-k cells.')
   try:
     return MODELS[name](num_answers=meta.num_answers,
                         question_kind=meta.question_kind,

@@ -132,6 +132,11 @@ class VQAModel(nn.Module):
   # in 5,000 steps with it and stayed at the no-distance floor without it,
   # experiments/oracle_rn.py).
   rn_pair_geometry: bool = False
+  # han: kept cells are at least this many cells apart in rows or columns
+  # (`top_k_separated_cells`, greedy suppression of each kept cell's
+  # neighbours); 0 is the paper's top-k (decision, issue 17: on 10x10
+  # cells the top-k keeps several cells of one object).
+  han_separation: int = 0
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -163,13 +168,17 @@ class VQAModel(nn.Module):
         l2_normalize=self.feature_l2_normalize, dtype=self.dtype,
         cnn_padding=self.cnn_padding)
 
-  def select(self, m: jax.Array, norms: jax.Array
+  def select(self, m: jax.Array, norms: jax.Array,
+             grid_hw: tuple[int, int] | None = None
              ) -> hard_attention.Selection:
     """Applies the configured attention rule to the fused cells."""
     if self.attention == 'none':
       return hard_attention.keep_all(m)
     if self.attention == 'han':
       k = hard_attention.num_kept(m.shape[1], self.fraction)
+      if self.han_separation > 0:
+        return hard_attention.top_k_separated_cells(
+            m, norms, k, grid_hw, self.han_separation)
       return hard_attention.top_k_cells(m, norms, k)
     if self.attention == 'adahan':
       return hard_attention.adaptive_cells(
@@ -213,7 +222,7 @@ class VQAModel(nn.Module):
     m = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
         cells, q)
     norms = hard_attention.cell_norms(m)
-    sel = self.select(m, norms)
+    sel = self.select(m, norms, self.grid_shape(image.shape[1:3]))
     values = sel.values
     if sel.indices is not None:
       coords = hard_attention.gather_cells(coords, sel.indices)
