@@ -42,6 +42,12 @@ _G20 = '--config.questions_per_image=20'
 _GRID10 = '--config.model.cnn_features=(24,24,24)'
 # All cells (the sum path alone) for the first 3,000 steps.
 _ALL3000 = '--config.fraction_schedule=((3000,1.0),)'
+# :grid=10's HAN+RN with its RN trained from the first step and summing its
+# pairs (the paper's pool), beside the skip over every cell: a live RN.
+_LIVE_RN = ['--config.fraction_schedule=()',
+            '--config.model.rn_head_zero=false', '--config.model.rn_pool=sum',
+            '--config.checkpoint_every_steps=500']
+_GEOMETRY = '--config.model.rn_pair_geometry=true'
 
 
 def _explore(*overrides: str) -> tuple[str, list[str]]:
@@ -195,31 +201,22 @@ VARIANTS = {
         '--config.checkpoint_every_steps=500']),
     # ... its RN lives (84% of its units at step 1,000) but its mean over
     # 36 pairs is 1/140 of the sum's scale: the RN paper's sum over pairs.
-    'demo_han_rn_grid10_rn0_sumpool': (_SOC + ':grid=10', [
-        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
-        '--config.model.rn_pool=sum', '--config.checkpoint_every_steps=500']),
+    'demo_han_rn_grid10_rn0_sumpool': (_SOC + ':grid=10', _LIVE_RN),
     # On the generator's true objects (experiments/oracle_rn.py) the RN
     # learns closest and furthest in 5,000 steps only when g also reads each
     # pair's (dx, dy, distance) (rn_pair_geometry); without it, it stays at
     # the floor a count of shapes gives. The live RN above with it:
-    'demo_han_rn_grid10_rn0_sumpool_geo': (_SOC + ':grid=10', [
-        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
-        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
-        '--config.checkpoint_every_steps=500']),
+    'demo_han_rn_grid10_rn0_sumpool_geo': (_SOC + ':grid=10',
+                                           _LIVE_RN + [_GEOMETRY]),
     # ... keeping 12 of the 100 cells, so that more of the six objects
     # are among the RN's cells.
-    'demo_han_rn_grid10_k12_rn0_sumpool_geo': (_SOC + ':grid=10', [
-        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
-        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
-        '--config.model.fraction=0.12', '--config.checkpoint_every_steps=500']),
+    'demo_han_rn_grid10_k12_rn0_sumpool_geo': (_SOC + ':grid=10', _LIVE_RN + [
+        _GEOMETRY, '--config.model.fraction=0.12']),
     # ... keeping 6 cells no two of which are neighbours (han_separation):
     # one cell an object, as the RN on the true objects had, where the
     # top-k keeps several cells of one object (closest stayed at its floor).
-    'demo_han_rn_grid10_rn0_sumpool_geo_sep1': (_SOC + ':grid=10', [
-        '--config.fraction_schedule=()', '--config.model.rn_head_zero=false',
-        '--config.model.rn_pool=sum', '--config.model.rn_pair_geometry=true',
-        '--config.model.han_separation=1',
-        '--config.checkpoint_every_steps=500']),
+    'demo_han_rn_grid10_rn0_sumpool_geo_sep1': (_SOC + ':grid=10', _LIVE_RN + [
+        _GEOMETRY, '--config.model.han_separation=1']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
     'demo_han_rn_grid10_preset': (_SOC + ':grid=10', []),

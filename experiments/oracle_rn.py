@@ -2,6 +2,7 @@ r"""Can the RN learn Sort-of-CLEVR's relations on the demo's budget at all?
 
   python experiments/oracle_rn.py [--steps=5000] [--seeds=0,1,2]
       [--config=configs/sort_of_clevr_han_rn.py] [--pool=sum] [--geometry]
+      [--grid=0|5|10] [--copies=1]
 
 Trains the config's relational network and answer head (`g`, `f`, the
 optimizer and its schedule, the batch size) on the generator's true
@@ -9,17 +10,19 @@ objects instead of CNN cells: each of the six objects is its colour and
 shape as one-hots and its centre's (x, y) in [-1, 1], the question is the
 dataset's 11-bit vector. No CNN, no fusion, no selection: what this RN
 cannot learn in N steps from perfect objects, the full model cannot learn
-in N steps from pixels. It also prints the floors that need no distances:
-closest and furthest answered with the majority shape among the other five
-objects (what a sum of cells can know), count with the exact count.
+in N steps from pixels. It also prints the floor that needs no distances
+(closest and furthest answered with the majority shape among the other five
+objects: what a sum of cells can know) and the rule's own accuracy on the
+objects' positions.
 
 `--geometry` adds each pair's (dx, dy, distance) to g's input
-(`RelationalNetwork`'s `pair_geometry`), a departure from the RN paper
-measured here first. Written for issue 17 (docs/bootstrapping.md).
+(`RelationalNetwork`'s `coords`, `model.rn_pair_geometry` in the full
+model), a departure from the RN paper measured here first. `--grid` gives
+the objects the positions of the CNN cells holding them, `--copies` several
+cells each. Written for issue 17 (docs/bootstrapping.md).
 """
 
 import argparse
-import functools
 import sys
 import time
 
@@ -52,9 +55,12 @@ def cell_positions(centers: np.ndarray, grid: int) -> np.ndarray:
   cell_grid = cells.conv_grid((soc.IMAGE_SIZE, soc.IMAGE_SIZE), layers)
   if cell_grid.shape != (grid, grid):
     raise ValueError(f'{layers} convolutions make {cell_grid.shape} cells')
-  index = np.stack([cell_grid.pixel_cells(1)[centers[..., 0]],
-                    cell_grid.pixel_cells(0)[centers[..., 1]]], -1)
-  return (np.linspace(-1.0, 1.0, grid, dtype=np.float32)[index])
+  column = cell_grid.pixel_cells(1)[centers[..., 0]]
+  row = cell_grid.pixel_cells(0)[centers[..., 1]]
+  # encoders.cell_coordinates' values (jnp.linspace), from numpy's linspace:
+  # the same to within float32 rounding, and what the reported runs used.
+  return np.linspace(-1.0, 1.0, grid, dtype=np.float32)[
+      np.stack([column, row], -1)]
 
 
 def scene_arrays(seed: int, split: str, num_images: int, grid: int = 0,
@@ -92,6 +98,13 @@ def scene_arrays(seed: int, split: str, num_images: int, grid: int = 0,
               shapes=shapes, centers=centers)
 
 
+def _asked(data: dict[str, np.ndarray], question_type: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(image, question, asked colour) of every question of a type."""
+  img, q = np.nonzero(data['question_types'] == question_type)
+  return img, q, data['questions'][img, q, :soc.NUM_OBJECTS].argmax(-1)
+
+
 def majority_floor(data: dict[str, np.ndarray]) -> dict[str, float]:
   """Accuracy of answers that need no distances, per relational type.
 
@@ -101,8 +114,7 @@ def majority_floor(data: dict[str, np.ndarray]) -> dict[str, float]:
   """
   out = {}
   for t in (3, 4):
-    img, q = np.nonzero(data['question_types'] == t)
-    colors = data['questions'][img, q, :soc.NUM_OBJECTS].argmax(-1)
+    img, q, colors = _asked(data, t)
     circles = data['shapes'][img].sum(-1) - data['shapes'][img, colors]
     guess = soc.FIRST_SHAPE_ANSWER + (circles >= 3)
     out[_TYPES[t]] = float(np.mean(guess == data['answers'][img, q]))
@@ -118,8 +130,7 @@ def rule_ceiling(data: dict[str, np.ndarray]) -> dict[str, float]:
   out = {}
   pos = data['objects'][:, :soc.NUM_OBJECTS, -2:]
   for t in (3, 4):
-    img, q = np.nonzero(data['question_types'] == t)
-    colors = data['questions'][img, q, :soc.NUM_OBJECTS].argmax(-1)
+    img, q, colors = _asked(data, t)
     d = np.sum(np.square(pos[img] - pos[img, colors][:, None]), -1)
     d[np.arange(len(img)), colors] = np.inf if t == 3 else -np.inf
     best = d.min(-1) if t == 3 else d.max(-1)
@@ -248,7 +259,8 @@ def main(argv):
         + ', '.join(f'{k} {100 * v:.1f}' for k, v in ceiling.items()))
   print(f'RN g {tuple(config.model.g_features)}, f '
         f'{tuple(config.model.f_features)}, pool {pool}, geometry '
-        f'{args.geometry}, {args.copies} cell(s) an object, batch {config.batch_size}, {args.steps} steps')
+        f'{args.geometry}, {args.copies} cell(s) an object, batch '
+        f'{config.batch_size}, {args.steps} steps')
   print('| seed | step | ' + ' | '.join(['overall'] + _TYPES) + ' |')
   print('|' + '---|' * (3 + len(_TYPES)))
   for seed in [int(s) for s in args.seeds.split(',')]:

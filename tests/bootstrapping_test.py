@@ -291,7 +291,8 @@ def test_oracle_rn_floors_and_a_short_training(capsys):
   np.testing.assert_allclose(step[moved_inside], 2 / 9, rtol=1e-5)
   assert oracle_rn.rule_ceiling(doubled) == oracle_rn.rule_ceiling(
       oracle_rn.scene_arrays(0, 'test', 30, grid=10))
-  # The floor by hand on one question: the five others' majority shape.
+  # The floor by hand over the closest questions: the five others'
+  # majority shape.
   floor = oracle_rn.majority_floor(exact)
   assert 0.0 < floor['closest'] < 1.0
   manual = []
