@@ -275,6 +275,9 @@ class LSTMQuestionEncoder(nn.Module):
   embed_dim: int = 32  # word embedding size
   hidden_dim: int = 128  # LSTM units
   dtype: jnp.dtype = jnp.float32
+  # Time steps per iteration of the scan's loop: speed only, the same
+  # function and parameters.
+  unroll: int = 1
 
   @nn.compact
   def __call__(self, tokens: jax.Array) -> jax.Array:
@@ -290,7 +293,8 @@ class LSTMQuestionEncoder(nn.Module):
     emb = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype,
                    name='embed')(tokens)
     cell = nn.OptimizedLSTMCell(self.hidden_dim, dtype=self.dtype)
-    (_, h), _ = nn.RNN(cell, return_carry=True, name='lstm')(
+    (_, h), _ = nn.RNN(cell, return_carry=True, unroll=self.unroll,
+                       name='lstm')(
         emb, seq_lengths=jnp.maximum(lengths, 1))
     return h
 
