@@ -122,6 +122,36 @@ def test_rn_mean_pool_divides_by_the_kept_pairs():
                              rtol=1e-6)
 
 
+def test_rn_max_pool_takes_the_largest_g_over_the_kept_pairs_only():
+  from hardattn.models import aggregation  # pylint: disable=g-import-not-at-top
+  cells = jax.random.normal(jax.random.key(0), (2, 5, 3))
+  question = jnp.ones((2, 2))
+  coords = jax.random.uniform(jax.random.key(2), (2, 5, 2))
+  mask = jnp.array([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1]], jnp.float32)
+  rn = aggregation.RelationalNetwork((4, 4), pool='max')
+  variables = rn.init(jax.random.key(1), cells, question, mask, coords)
+  pooled = rn.apply(variables, cells, question, mask, coords)
+  # g by hand on each kept ordered pair (i, j): [o_i; o_j; q] and
+  # (dx, dy, distance) of o_j - o_i through layer 0, then layer 1.
+  p = variables['params']
+  for b in range(2):
+    kept = [i for i in range(5) if mask[b, i]]
+    values = []
+    for i in kept:
+      for j in kept:
+        delta = coords[b, j] - coords[b, i]
+        geometry = jnp.concatenate([delta, jnp.linalg.norm(delta)[None]])
+        h = jax.nn.relu(
+            jnp.concatenate([cells[b, i], cells[b, j], question[b]])
+            @ p['g0_kernel'] + p['g0_bias'] + geometry @ p['g0_geometry'])
+        values.append(jax.nn.relu(h @ p['g1']['kernel'] + p['g1']['bias']))
+    np.testing.assert_allclose(pooled[b], jnp.max(jnp.stack(values), 0),
+                               rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match='pool must be one of'):
+    aggregation.RelationalNetwork((4, 4), pool='min').apply(
+        variables, cells, question, mask, coords)
+
+
 def test_gated_rn_with_sum_skip_starts_as_han_sum():
   """The gate starts at zero: the RN adds nothing and its parameters get
   no gradient, the head reads [RN; sum of the kept cells], and the

@@ -67,6 +67,20 @@ def test_presets_parse_and_reject_unknown_keys():
     load(path, 'fraction=0.5')
 
 
+def test_sort_of_clevr_han_rn_default_is_the_live_rn_and_mean_rn_the_old():
+  path = os.path.join(REPO, 'configs', 'sort_of_clevr_han_rn.py')
+  live, old = load(path, None), load(path, 'mean_rn')
+  assert live.fraction_schedule == () and old.fraction_schedule == (
+      (1000, 1.0),)
+  assert (live.model.rn_pool, live.model.rn_pair_geometry) == ('max', True)
+  assert (old.model.rn_pool, old.model.rn_pair_geometry) == ('mean', False)
+  assert live.model.rn_sum_skip and old.model.rn_sum_skip
+  faithful = load(path, 'faithful')
+  assert (faithful.model.rn_pool, faithful.model.rn_sum_skip) == ('sum', False)
+  with pytest.raises(ValueError, match='mean_rn'):
+    load(path, 'mean_rn,faithful')
+
+
 @pytest.mark.parametrize('name', ['han_rn', 'han_sum', 'sum', 'rn',
                                   'adahan_rn'])
 def test_sort_of_clevr_grid_preset_makes_10x10_cells(name):
@@ -83,7 +97,10 @@ def test_sort_of_clevr_grid_preset_makes_10x10_cells(name):
     assert aux['norms'].shape == (2, cells)
   if name == 'han_rn':  # 6 cells, one per object, on either grid
     assert (coarse.model.fraction, fine.model.fraction) == (0.25, 0.06)
-    assert (fine.model.rn_sum_cells, fine.model.rn_head_zero) == ('all', True)
+    assert (fine.model.rn_sum_cells, fine.model.rn_head_zero) == ('all',
+                                                                   False)
+    old = load(path, 'grid=10,mean_rn')
+    assert (old.model.rn_sum_cells, old.model.rn_head_zero) == ('all', True)
     assert load(path, 'grid=10,frac=0.12').model.fraction == 0.12
   with pytest.raises(ValueError, match='grid'):
     load(path, 'grid=7')

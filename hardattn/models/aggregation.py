@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from hardattn import sharding
 
 
-RN_POOLS = ('sum', 'mean')  # RelationalNetwork.pool
+RN_POOLS = ('sum', 'mean', 'max')  # RelationalNetwork.pool
 
 
 class SumPooling(nn.Module):
@@ -44,7 +44,10 @@ class RelationalNetwork(nn.Module):
   factorized: bool = True  # split g's first layer per cell (same function)
   dtype: jnp.dtype = jnp.float32
   # 'sum' over the kept pairs (the RN paper) | 'mean': the sum divided by
-  # the number of kept pairs, so the output's scale does not grow with k^2.
+  # the number of kept pairs, so the output's scale does not grow with k^2
+  # | 'max': each feature's largest value over the kept pairs (a departure:
+  # "the nearest/furthest X" is a min/max over pairs, which a sum of ReLUs
+  # can only approximate).
   pool: str = 'sum'
 
   @nn.compact
@@ -63,7 +66,7 @@ class RelationalNetwork(nn.Module):
         whose g must compute distances from the cells' coordinates).
 
     Returns:
-      [batch, features[-1]] the sum of g over the kept pairs.
+      [batch, features[-1]] the sum (mean, max) of g over the kept pairs.
     """
     batch, k, d = cells.shape
     cells = cells.astype(self.dtype)
@@ -100,14 +103,16 @@ class RelationalNetwork(nn.Module):
     # A masked sum, which XLA fuses into one reduction; an einsum here
     # compiled to a transposing copy of h and a batched matvec (7% slower
     # fwd+bwd at 25 cells, one run).
+    if self.pool not in RN_POOLS:
+      raise ValueError(f'pool must be one of {RN_POOLS}, got {self.pool!r}')
     mask = mask.astype(self.dtype)
     pair_mask = mask[:, :, None, None] * mask[:, None, :, None]
+    if self.pool == 'max':  # h >= 0 (a ReLU), so a masked pair's 0 never wins
+      return jnp.max(h * pair_mask, axis=(1, 2))
     pooled = jnp.sum(h * pair_mask, axis=(1, 2))
     if self.pool == 'mean':
       pairs = jnp.sum(mask, axis=-1) ** 2
       return pooled / jnp.maximum(pairs, 1.0)[:, None]
-    if self.pool not in RN_POOLS:
-      raise ValueError(f'pool must be one of {RN_POOLS}, got {self.pool!r}')
     return pooled
 
 

@@ -96,7 +96,7 @@ class VQAModel(nn.Module):
   adahan_squared_norm: bool = False  # adahan: softmax over squared norms
   g_features: Sequence[int] = (256, 256, 256, 256)  # rn: g's layers
   rn_factorized: bool = True  # rn: per-cell split of g's first layer
-  rn_pool: str = 'sum'  # rn: 'sum' over kept pairs (paper) | 'mean'
+  rn_pool: str = 'sum'  # rn: 'sum' over kept pairs (paper) | 'mean' | 'max'
   # rn: the head also reads the sum of the kept cells (HAN+sum's pooling)
   # beside the RN's output (decision, issue 17: sum pooling gives each
   # kept cell's norm a direct say in the answer, which bootstraps the
