@@ -15,8 +15,8 @@ docs/bootstrapping.md): the fast recipe with 4 questions of each of 40
 images a batch of 160, g 4x128, edge-padded convolutions, Adam 2e-3 with
 200 warm-up steps and cosine decay over 5,000 steps; HAN keeps 6 of the 25
 cells from the first step, the head reads the kept cells' sum beside the
-RN, g also reads each pair's (dx, dy, distance), and the RN pools its pairs
-by a max.
+RN, g also reads each pair's (dx, dy, distance), and the RN sums its pairs
+(the paper's pool).
 
 Presets: `:mean_rn` is the default until 2026-12-01 (all cells for the
 first 1,000 steps, the RN averaging its pairs, no pair geometry);
@@ -32,14 +32,16 @@ constant); see base_config.sort_of_clevr_config.
 
 Measured here (2026-12-01, 2-core Intel Xeon VM, 2 fake XLA CPU devices,
 Sort-of-CLEVR test split, seeds 0-2, 5,000 steps; docs/bootstrapping.md,
-as the ablation variant `demo_han_rn_rn0_maxpool_geo`, the same config):
-  overall 74.3 / 81.8 / 85.9, non-relational 84.8 (74.3..94.8),
-  relational 76.5 (74.3..78.3), in 10.4-11.5 min with evals; the asked
-  object kept 64.9% (63.5..67.6). Its RN takes part: zeroing it costs 1.8, 4.6 and
-  11.1 points (experiments/rn_knockout.py). Closest and furthest stay at
-  the floor of a model that counts shapes but compares no distances
-  (69.3 / 70.2), but for furthest on seed 1 (76.9). The targets are not
-  reached (95 / 85, recall 90%). All-cells control
+as the ablation variant `demo_han_rn_rn0_sumpool_geo`, the same config):
+  overall 72.6 / 87.2 / 73.1, non-relational 78.7 (71.0..94.0),
+  relational 76.6 (74.2..80.3), in 11.8-12.2 min with evals; the asked
+  object kept 77.7% (69.5..84.4). Its RN takes part (seed 1: zeroing it
+  costs 6.7 points, experiments/rn_knockout.py). Closest stays at the
+  floor of a model that counts shapes but compares no distances (69.3);
+  furthest reaches 71.5-75.5 (floor 70.2). With a max over pairs
+  (`--config.model.rn_pool=max`): 80.6 (74.3..85.9), within the seeds'
+  spread, the asked object kept 64.9%. The targets are not reached
+  (95 / 85, recall 90%). All-cells control
   (configs/sort_of_clevr_sum.py, 2026-11-30): 67.5 / 67.8 / 67.2.
   `:mean_rn` (2026-11-30, 2-core AMD EPYC): 70.2 / 67.2 / 69.6, its RN
   dead (zeroing it moves accuracy by 0.1-0.3 points), the asked object

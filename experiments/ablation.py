@@ -147,7 +147,7 @@ VARIANTS = {
     # questions per image and the bootstrapping departures) and their
     # controls at the same recipe and budget (run with --steps=5000).
     'demo_han_rn': (_MEAN_RN, []),
-    # The default since 2026-12-01: demo_han_rn_rn0_maxpool_geo, below.
+    # The default since 2026-12-01: demo_han_rn_rn0_sumpool_geo, below.
     'demo_han_rn_live': (_SOC, []),
     'demo_han_rn_faithful': (_SOC + ':faithful', []),
     'demo_rn': ('configs/sort_of_clevr_rn.py', []),

@@ -72,7 +72,7 @@ def test_sort_of_clevr_han_rn_default_is_the_live_rn_and_mean_rn_the_old():
   live, old = load(path, None), load(path, 'mean_rn')
   assert live.fraction_schedule == () and old.fraction_schedule == (
       (1000, 1.0),)
-  assert (live.model.rn_pool, live.model.rn_pair_geometry) == ('max', True)
+  assert (live.model.rn_pool, live.model.rn_pair_geometry) == ('sum', True)
   assert (old.model.rn_pool, old.model.rn_pair_geometry) == ('mean', False)
   assert live.model.rn_sum_skip and old.model.rn_sum_skip
   faithful = load(path, 'faithful')
