@@ -35,8 +35,8 @@ Sort-of-CLEVR test split, seeds 0-2, 5,000 steps; docs/bootstrapping.md,
 as the ablation variant `demo_han_rn_rn0_sumpool_geo`, the same config):
   overall 72.6 / 87.2 / 73.1, non-relational 78.7 (71.0..94.0),
   relational 76.6 (74.2..80.3), in 11.8-12.2 min with evals; the asked
-  object kept 77.7% (69.5..84.4). Its RN takes part (seed 1: zeroing it
-  costs 6.7 points, experiments/rn_knockout.py). Closest stays at the
+  object kept 77.7% (69.5..84.4). Its RN takes part: zeroing it costs
+  1.0, 6.7 and 2.7 points (experiments/rn_knockout.py). Closest stays at the
   floor of a model that counts shapes but compares no distances (69.3);
   furthest reaches 71.5-75.5 (floor 70.2). With a max over pairs
   (`--config.model.rn_pool=max`): 80.6 (74.3..85.9), within the seeds'
