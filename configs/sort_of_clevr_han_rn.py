@@ -58,10 +58,11 @@ def get_config(arg=None):
                                                   mean_rn=False)
   config.model_name = 'han_rn'
   config.model.fraction = args.frac or base_config.SIX_CELLS[args.grid]
-  if args.mean_rn and (args.faithful or args.paper or args.legacy):
+  papers = args.faithful or args.paper or args.legacy  # no bootstrapping
+  if args.mean_rn and papers:
     raise ValueError('Config preset :mean_rn is a variant of the default '
                      'recipe; it excludes :faithful, :paper and :legacy.')
-  if not (args.mean_rn or args.faithful or args.paper or args.legacy):
+  if not (args.mean_rn or papers):
     base_config.live_rn(config)
   if args.legacy:
     config.num_train_steps = 14_000

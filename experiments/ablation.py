@@ -45,8 +45,9 @@ _G20 = '--config.questions_per_image=20'
 _GRID10 = '--config.model.cnn_features=(24,24,24)'
 # All cells (the sum path alone) for the first 3,000 steps.
 _ALL3000 = '--config.fraction_schedule=((3000,1.0),)'
-# :grid=10's HAN+RN with its RN trained from the first step and summing its
-# pairs (the paper's pool), beside the skip over every cell: a live RN.
+# HAN+RN with its RN trained from the first step and summing its pairs (the
+# paper's pool), beside the sum skip: a live RN (on 5x5 cells, with
+# _GEOMETRY, the default since 2026-12-01: demo_han_rn_rn0_sumpool_geo).
 _LIVE_RN = ['--config.fraction_schedule=()',
             '--config.model.rn_head_zero=false', '--config.model.rn_pool=sum',
             '--config.checkpoint_every_steps=500']
@@ -147,8 +148,6 @@ VARIANTS = {
     # questions per image and the bootstrapping departures) and their
     # controls at the same recipe and budget (run with --steps=5000).
     'demo_han_rn': (_MEAN_RN, []),
-    # The default since 2026-12-01: demo_han_rn_rn0_sumpool_geo, below.
-    'demo_han_rn_live': (_SOC, []),
     'demo_han_rn_faithful': (_SOC + ':faithful', []),
     'demo_rn': ('configs/sort_of_clevr_rn.py', []),
     'demo_sum': ('configs/sort_of_clevr_sum.py', []),
