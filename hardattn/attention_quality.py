@@ -37,6 +37,16 @@ cells with the largest norms, i.e. of HAN at fraction 0.25 (for such a
 model, asked_recall). An all-cells model thus shows whether its norms track
 the objects the question asks about.
 
+With the answers' correctness (`answer_split`), a hard attention's
+accuracy also splits by whether the asked objects were found:
+
+  asked_kept_accuracy: accuracy over the questions whose asked objects
+    were all found;
+  asked_missed_accuracy: accuracy over those where one was not.
+
+So a low accuracy reads as the selection's fault (kept high, missed low)
+or the reading's (kept low too).
+
 For a soft attention (`cell_mask` = weights summing to 1) the same from the
 weights: precision is the attention mass on cells covering an object,
 asked_mass and relevant_mass the mass on the cells covering an asked
@@ -55,6 +65,7 @@ NONE, OTHER, RELEVANT, ASKED = -1, 0, 1, 2
 HARD_FIELDS = ('precision', 'object_cells', 'asked_recall', 'relevant_recall',
                'asked_cover', 'asked_recall_at_25')
 SOFT_FIELDS = ('precision', 'object_cells', 'asked_mass', 'relevant_mass')
+ANSWER_FIELDS = ('asked_kept_accuracy', 'asked_missed_accuracy')
 
 
 def coverage(boxes: jax.Array, roles: jax.Array,
@@ -138,6 +149,24 @@ def per_question(cell_mask: jax.Array, boxes: jax.Array, roles: jax.Array,
       out['asked_recall_at_25'] = (jnp.sum(top * asked, -1),
                                    jnp.sum(asked, -1))
   return out
+
+
+def answer_split(correct: jax.Array,
+                 asked_recall: tuple[jax.Array, jax.Array]
+                 ) -> dict[str, tuple[jax.Array, jax.Array]]:
+  """ANSWER_FIELDS of each question, as (numerator, denominator).
+
+  Args:
+    correct: [b] the answer's credit (1 right, 0 wrong; VQA's soft score).
+    asked_recall: `per_question`'s (found, asked) of each question.
+  """
+  found, asked = asked_recall
+  named = asked > 0
+  kept = (named & (found >= asked)).astype(jnp.float32)
+  missed = (named & (found < asked)).astype(jnp.float32)
+  credit = correct.astype(jnp.float32)
+  return {'asked_kept_accuracy': (credit * kept, kept),
+          'asked_missed_accuracy': (credit * missed, missed)}
 
 
 def summarize(sums: dict[str, tuple[float, float]]) -> dict[str, float]:

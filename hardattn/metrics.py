@@ -87,7 +87,8 @@ def ratio(name: str) -> type[metrics.Metric]:
 # metrics 'attention_<field>' (reported as 'eval/attention/<field>').
 ATTENTION_FIELDS = ('precision', 'object_cells', 'asked_recall',
                     'relevant_recall', 'asked_cover', 'asked_recall_at_25',
-                    'asked_mass', 'relevant_mass')
+                    'asked_mass', 'relevant_mass', 'asked_kept_accuracy',
+                    'asked_missed_accuracy')
 ATTENTION_PREFIX = 'attention_'
 
 

@@ -194,13 +194,16 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array],
 
 def attention_outputs(aux: Mapping[str, jax.Array],
                       batch: Mapping[str, jax.Array],
-                      grid: cells.CellGrid | None
+                      grid: cells.CellGrid | None,
+                      correct: jax.Array | None = None
                       ) -> dict[str, tuple[jax.Array, jax.Array]]:
   """The eval metrics' attention_* (numerator, denominator) pairs.
 
   Computed where the batch has objects (`object_roles`) and the model's
   cell grid is known; zeros (no count) otherwise. Soft attention (aux has
-  'attention') reports masses, hard attention recalls.
+  'attention') reports masses, hard attention recalls and, given the
+  answers' `correct`, the accuracy with and without the asked objects kept
+  (`attention_quality.answer_split`).
   """
   zeros = jnp.zeros(aux['fraction_kept'].shape, jnp.float32)
   out = {metrics_lib.ATTENTION_PREFIX + f: (zeros, zeros)
@@ -210,6 +213,9 @@ def attention_outputs(aux: Mapping[str, jax.Array],
     quality = attention_quality.per_question(
         aux['cell_mask'], batch['object_boxes'], batch['object_roles'], grid,
         soft=soft, norms=None if soft else aux['norms'])
+    if correct is not None and not soft:
+      quality.update(attention_quality.answer_split(
+          correct, quality['asked_recall']))
     out.update({metrics_lib.ATTENTION_PREFIX + f: v
                 for f, v in quality.items()})
   return out
@@ -223,12 +229,12 @@ def eval_step(state: TrainState, batch: Mapping[str, jax.Array],
   logits, aux = state.apply_fn(
       {'params': state.params, 'batch_stats': state.batch_stats},
       batch['image'], batch['question'], train=False)
+  correct = answer_credit(logits, batch)
   return metrics_class.single_from_model_output(
-      loss=answer_loss(logits, batch, loss),
-      correct=answer_credit(logits, batch),
+      loss=answer_loss(logits, batch, loss), correct=correct,
       fraction_kept=aux['fraction_kept'],
       question_type=batch['question_type'], mask=batch['mask'],
-      **attention_outputs(aux, batch, grid))
+      **attention_outputs(aux, batch, grid, correct))
 
 
 def _record_batch_moments(next_fun, args, kwargs, context):

@@ -90,6 +90,23 @@ def test_hard_attention_quality():
   assert out['asked_recall'] is None and out['relevant_recall'] is None
 
 
+def test_answer_split_by_whether_the_asked_objects_were_found():
+  """Four questions: two found their asked object (one right), one missed
+  one of its two asked objects (right), one names none (counts for
+  neither)."""
+  found = jnp.array([1.0, 1.0, 1.0, 0.0])
+  asked = jnp.array([1.0, 1.0, 2.0, 0.0])
+  correct = jnp.array([1.0, 0.0, 1.0, 1.0])
+  out = aq.answer_split(correct, (found, asked))
+  assert set(out) == set(aq.ANSWER_FIELDS)
+  (kn, kd), (mn, md) = (out['asked_kept_accuracy'],
+                        out['asked_missed_accuracy'])
+  np.testing.assert_array_equal(kd, [1, 1, 0, 0])
+  np.testing.assert_array_equal(md, [0, 0, 1, 0])
+  assert float(kn.sum() / kd.sum()) == 0.5
+  assert float(mn.sum() / md.sum()) == 1.0
+
+
 def test_asked_cover_counts_every_cell_of_the_asked_object():
   # Object 1 covers cells 1 and 3; its centre (cell 3) is kept, cell 1 not:
   # found, but half covered.
