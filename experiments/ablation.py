@@ -233,6 +233,30 @@ VARIANTS = {
         _GEOMETRY, '--config.model.rn_pool=max']),
     # ... and with the sum over pairs, as the max's control.
     'demo_han_rn_rn0_sumpool_geo': (_MEAN_RN, _LIVE_RN + [_GEOMETRY]),
+    # ... with the fusion's first layer scaled by the question (FiLM,
+    # model.fusion_film): a cell's norm and features can be its content
+    # times the colour asked, where the concatenation adds the two.
+    'demo_han_rn_rn0_sumpool_geo_film': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.model.fusion_film=true']),
+    # ... with a wider CNN, 24-32-64-128 instead of 4 x 24: a 5x5 cell sees
+    # 31 px, parts of up to three objects, and the RN CNN's 24 channels
+    # must hold their colours, shapes and places within the cell (the RN
+    # paper's own Sort-of-CLEVR CNN ends at 256).
+    'demo_han_rn_rn0_sumpool_geo_cnn128': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.model.cnn_features=(24,32,64,128)']),
+    # ... with the kept cells also carrying their raw (x, y) into the RN
+    # and the sum (coords='both'; the fusion keeps them, as the paper's):
+    # on 10x10 cells shape and count reached 100 while horizontal and
+    # vertical stayed at 67-70, and the RN on the true objects, which
+    # reads positions directly, learns them by step 1,000.
+    'demo_han_rn_rn0_sumpool_geo_xy': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.model.coords=both']),
+    # ... keeping 12 of the 25 cells (144 pairs, `:frac=0.5`): 6 cells
+    # hold 75% of the objects a closest, furthest or count question needs,
+    # and closest stayed on its floor even where shape, position and count
+    # were learned (seed 1).
+    'demo_han_rn_rn0_sumpool_geo_k12': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.model.fraction=0.5']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
     'demo_han_rn_grid10_preset': (_MEAN_RN + ',grid=10', []),
@@ -349,7 +373,8 @@ def _stat(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
 
 
 ATTENTION_COLUMNS = ('precision', 'object_cells', 'asked_recall',
-                     'asked_cover', 'asked_recall_at_25', 'relevant_recall')
+                     'asked_cover', 'asked_recall_at_25', 'relevant_recall',
+                     'asked_kept_accuracy', 'asked_missed_accuracy')
 
 
 def table(root: str, variants: list[str], seeds: list[int],

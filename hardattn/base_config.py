@@ -62,6 +62,7 @@ def base_config() -> ml_collections.ConfigDict:
       cnn_features=(24, 24, 24, 24),
       cnn_padding='edge',  # 'zeros' | 'edge': the RN CNN's border
       fusion_features=(256, 256),
+      fusion_film=False,  # the question scales the fusion (FiLM)
       fraction=0.25,
       adahan_threshold=1.0,
       adahan_max_cells=config_dict.placeholder(int),
@@ -568,8 +569,8 @@ def vqa1_config(model_name: str, arg: str | None
 
 def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN (CNN+MLP) don't take."""
-  for key in ('fusion_features', 'fraction', 'adahan_threshold',
-              'adahan_max_cells', 'adahan_squared_norm', 'g_features',
+  for key in ('fusion_features', 'fusion_film', 'fraction',
+              'adahan_threshold', 'adahan_max_cells', 'adahan_squared_norm', 'g_features',
               'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
               'rn_gate', 'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
               'han_separation', 'coords'):
@@ -591,7 +592,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
     raise ValueError(f"attention must be 'san' or 'smem', got {attention!r}")
   model = config.model
   for key in ('fraction', 'adahan_threshold', 'adahan_max_cells',
-              'adahan_squared_norm', 'coords'):
+              'adahan_squared_norm', 'coords', 'fusion_film'):
     del model[key]
   if attention == 'smem':  # SMem reads raw cells with its own word vectors.
     for key in ('fusion_features', 'word_embed_dim', 'lstm_dim'):

@@ -357,3 +357,60 @@ def test_han_separation_keeps_cells_apart_on_the_grid():
     assert np.all(gap[~np.eye(6, dtype=bool)] >= 2)
   with pytest.raises(errors.UserError, match='han_separation'):
     models.create_model('adahan_rn', META, han_separation=1, **SMALL)
+
+
+def test_film_fusion_starts_as_the_concatenation_and_scales_cells():
+  """fusion_film: at initialisation the concatenation's function (its first
+  kernel split into the cells' and the question's rows), the scale gets a
+  gradient, and a scale of -1 removes the cells' term, so every cell's
+  norm is the question's alone."""
+  film = models.create_model('han_rn', META, fusion_film=True, **SMALL)
+  variables = _init(film, _IMAGE, _QUESTION)
+  fusion = variables['params']['fusion']
+  np.testing.assert_array_equal(fusion['film_scale']['kernel'], 0.0)
+  concat = models.create_model('han_rn', META, **SMALL)
+  joined = {'kernel': jnp.concatenate([fusion['conv1x1_0_cells']['kernel'],
+                                       fusion['conv1x1_0_question']['kernel']]),
+            'bias': fusion['conv1x1_0_question']['bias']}
+  params = {**variables['params'], 'fusion': {'conv1x1_0': joined}}
+  expected = concat.apply({**variables, 'params': params}, _IMAGE, _QUESTION,
+                          train=False)
+  got = film.apply(variables, _IMAGE, _QUESTION, train=False)
+  np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(got[1]['norms'], expected[1]['norms'],
+                             rtol=1e-5)
+
+  grads = jax.grad(lambda p: jnp.sum(film.apply(
+      {**variables, 'params': p}, _IMAGE, _QUESTION, train=False)[0] ** 2))(
+          variables['params'])
+  assert np.any(grads['fusion']['film_scale']['kernel'] != 0)
+  off = {**fusion, 'film_scale': {
+      'kernel': jnp.zeros_like(fusion['film_scale']['kernel']),
+      'bias': -jnp.ones_like(fusion['film_scale']['bias'])}}
+  _, aux = film.apply({**variables, 'params': {**variables['params'],
+                                                'fusion': off}},
+                      _IMAGE, _QUESTION, train=False)
+  norms = np.asarray(aux['norms'])
+  np.testing.assert_allclose(norms, np.broadcast_to(norms[:, :1], norms.shape),
+                             rtol=1e-6)
+
+
+def test_coords_both_keep_position_in_the_norm_and_give_it_to_the_rn():
+  """coords='both': the fusion sees the cells' (x, y), as the paper's, and
+  the kept cells also carry them raw into the RN's g and the sum skip."""
+  image = jnp.full((2, 75, 75, 3), 255, jnp.uint8)
+  question = jnp.eye(11)[:2]
+  both = models.create_model('han_rn', META, coords='both', rn_sum_skip=True,
+                             **SMALL)
+  variables, (logits, aux) = _apply(both, image, question)
+  fused = models.create_model('han_rn', META, rn_sum_skip=True, **SMALL)
+  fused_vars, (_, fused_aux) = _apply(fused, image, question)
+  # The same fusion, parameters and norms as the paper's.
+  assert (variables['params']['fusion']['conv1x1_0']['kernel'].shape ==
+          fused_vars['params']['fusion']['conv1x1_0']['kernel'].shape)
+  np.testing.assert_allclose(aux['norms'], fused_aux['norms'], rtol=1e-6)
+  assert float(jnp.std(aux['norms'][0])) > 1e-3
+  # g's first layer and the head's read 16 fused features and (x, y).
+  assert variables['params']['rn']['g0_kernel'].shape[0] == 2 * (16 + 2) + 11
+  assert variables['params']['head']['f0']['kernel'].shape[0] == 16 + 16 + 2
+  assert logits.shape == (2, 10)

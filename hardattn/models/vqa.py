@@ -26,7 +26,7 @@ from hardattn.models import hard_attention
 from hardattn.models import soft_attention
 
 ATTENTIONS = ('none', 'han', 'adahan')
-COORDS = ('fusion', 'kept')
+COORDS = ('fusion', 'kept', 'both')
 RN_SUM_CELLS = ('kept', 'all')
 SOFT_ATTENTIONS = ('san', 'smem')
 AGGREGATIONS = ('sum', 'rn')
@@ -90,6 +90,10 @@ class VQAModel(nn.Module):
   word_embed_dim: int = 32
   lstm_dim: int = 128
   fusion_features: Sequence[int] = (256, 256)  # 1x1 conv widths; m's size
+  # The question also scales the fusion's first layer feature by feature
+  # (`fusion.Fusion`'s film, from the concatenation at initialisation;
+  # decision, issue 17).
+  fusion_film: bool = False
   fraction: float = 0.25  # han: fraction of cells kept (k >= 1)
   adahan_threshold: float = 1.0  # adahan: keep softmax(norm) > thr / cells
   adahan_max_cells: int | None = None  # adahan: candidate budget; None = all
@@ -142,7 +146,10 @@ class VQAModel(nn.Module):
   head_zero_init: bool = False  # answer layer's kernel starts at zero
   # Where the cells' (x, y) coordinates enter: 'fusion' (the paper: cells
   # are tagged before the fusion, so the norm sees position) | 'kept'
-  # (appended to the kept cells after the selection; decision, issue 17).
+  # (appended to the kept cells after the selection; decision, issue 17)
+  # | 'both' (the paper's fusion, and the kept cells also carry their raw
+  # (x, y) into the aggregation, as the RN paper's objects do; decision,
+  # issue 17: position questions lagged shape and count).
   coords: str = 'fusion'
   dtype: jnp.dtype = jnp.float32  # computation dtype (params stay float32)
 
@@ -217,16 +224,16 @@ class VQAModel(nn.Module):
                         self.word_embed_dim, self.lstm_dim, self.dtype,
                         name='question_encoder')(question)
     coords = all_coords = cells[..., -2:]
-    if self.coords == 'kept':
+    if self.coords == 'kept':  # ('both' keeps them in the fusion too)
       cells = cells[..., :-2]
-    m = fusion.Fusion(self.fusion_features, self.dtype, name='fusion')(
-        cells, q)
+    m = fusion.Fusion(self.fusion_features, self.dtype, self.fusion_film,
+                      name='fusion')(cells, q)
     norms = hard_attention.cell_norms(m)
     sel = self.select(m, norms, self.grid_shape(image.shape[1:3]))
     values = sel.values
     if sel.indices is not None:
       coords = hard_attention.gather_cells(coords, sel.indices)
-    if self.coords == 'kept':
+    if self.coords != 'fusion':
       values = jnp.concatenate([values, coords.astype(values.dtype)], -1)
     from_zero = None
     if self.aggregation == 'rn':
@@ -249,7 +256,7 @@ class VQAModel(nn.Module):
                            f'got {self.rn_sum_cells!r}')
         if self.rn_sum_cells == 'all':
           summed = m
-          if self.coords == 'kept':
+          if self.coords != 'fusion':
             summed = jnp.concatenate([m, all_coords.astype(m.dtype)], -1)
           summed_mask = jnp.ones(m.shape[:2], jnp.float32)
         else:
