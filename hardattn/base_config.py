@@ -88,6 +88,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = 'softmax'  # 'softmax' | 'sigmoid' (BCE on VQA's soft scores)
   c.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=2e-3, schedule='warmup_cosine', warmup_steps=200,
+      decay_fraction=0.2,  # warmup_stable_cosine: the decay's share
       grad_clip_norm=0.0, weight_decay=0.0))
   c.num_train_steps = 5_000
   # HAN: ((until_step, fraction), ...) keeps `fraction` of the cells while

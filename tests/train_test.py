@@ -267,3 +267,20 @@ def test_batch_size_must_split_over_devices(tmp_path):
   with pytest.raises(errors.UserError, match='batch_size=6'):
     train.train_and_evaluate(_config(data_dir=str(tmp_path / 'd'),
                                      batch_size=6), str(tmp_path / 'w'))
+
+
+def test_warmup_stable_cosine_holds_the_rate_until_its_decay():
+  config = ml_collections.ConfigDict(dict(
+      learning_rate=2e-3, schedule='warmup_stable_cosine', warmup_steps=200,
+      decay_fraction=0.2))
+  schedule = optim.learning_rate_schedule(config, 6000)
+  rate = lambda step: float(schedule(step))  # pylint: disable=unnecessary-lambda-assignment
+  assert rate(0) == 0.0
+  assert rate(100) == pytest.approx(1e-3)
+  for step in (200, 3000, 4800):
+    assert rate(step) == pytest.approx(2e-3)
+  assert rate(5400) == pytest.approx(1e-3)  # half-way down the cosine
+  assert rate(6000) == pytest.approx(0.0, abs=1e-9)
+  config.decay_fraction = 0.0
+  with pytest.raises(errors.UserError, match='decay_fraction'):
+    optim.learning_rate_schedule(config, 6000)
