@@ -44,11 +44,11 @@ reached. With the cosine over 5,000 steps (`--config.num_train_steps=5000
 --config.optimizer.schedule=warmup_cosine`, the default until 2026-12-01
 evening): 77.6 (72.6..87.2), two seeds of three never reading the asked
 object. All-cells control (configs/sort_of_clevr_sum.py) on the same
-schedule, seed 0: 66.9 (61.8 / 72.0) in 9.9 min; on the 5,000-step cosine (2026-11-30): 67.5 /
-67.8 / 67.2. `:mean_rn` (2026-11-30, 2-core AMD EPYC): 70.2 / 67.2 /
-69.6, its RN dead (zeroing it moves accuracy by 0.1-0.3 points), the asked
-object kept 76.3%. `:faithful`: 73.4 / 62.6 / 65.0. Earlier recipes
-(`:legacy`, 2026-11-21): docs/sort_of_clevr.md.
+schedule, seed 0: 66.9 (61.8 / 72.0) in 9.9 min; on the 5,000-step
+cosine (2026-11-30): 67.5 / 67.8 / 67.2. `:mean_rn` (2026-11-30, 2-core
+AMD EPYC): 70.2 / 67.2 / 69.6, its RN dead (zeroing it moves accuracy by
+0.1-0.3 points), the asked object kept 76.3%. `:faithful`: 73.4 / 62.6 /
+65.0. Earlier recipes (`:legacy`, 2026-11-21): docs/sort_of_clevr.md.
 """
 
 from hardattn import base_config

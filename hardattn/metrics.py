@@ -13,6 +13,8 @@ import flax
 import jax.numpy as jnp
 import numpy as np
 
+from hardattn import attention_quality
+
 
 @flax.struct.dataclass
 class TrainMetrics(metrics.Collection):
@@ -85,10 +87,9 @@ def ratio(name: str) -> type[metrics.Metric]:
 
 # The attention-quality ratios (hardattn.attention_quality), as eval
 # metrics 'attention_<field>' (reported as 'eval/attention/<field>').
-ATTENTION_FIELDS = ('precision', 'object_cells', 'asked_recall',
-                    'relevant_recall', 'asked_cover', 'asked_recall_at_25',
-                    'asked_mass', 'relevant_mass', 'asked_kept_accuracy',
-                    'asked_missed_accuracy')
+ATTENTION_FIELDS = tuple(dict.fromkeys(
+    attention_quality.HARD_FIELDS + attention_quality.SOFT_FIELDS +
+    attention_quality.ANSWER_FIELDS))
 ATTENTION_PREFIX = 'attention_'
 
 
