@@ -173,7 +173,7 @@ def test_edge_padding_keeps_a_uniform_image_uniform():
 
 
 @pytest.mark.parametrize('padding', encoders.CNN_PADDINGS)
-@pytest.mark.parametrize('size', [75, 8, 9])
+@pytest.mark.parametrize('size', [75, 8, 9, 2, 1])
 def test_patch_convolution_equals_xla_convolution(padding, size):
   x = jnp.asarray(np.random.default_rng(0).random((2, size, size, 3)),
                   jnp.float32)

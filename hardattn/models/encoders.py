@@ -190,7 +190,11 @@ class Conv3x3Stride2(nn.Module):
   patches gathered by slicing, which XLA's CPU backend runs faster than
   its convolution (the RN CNN's forward and backward 1.5-1.7x at 75 to 224
   px, one run on 2 cores). 'auto' takes patches on CPU, XLA's convolution
-  elsewhere.
+  elsewhere. The patches are sliced from the unpadded input, the padding's
+  row or column added to the taps that need it (`_taps`): a padded copy
+  of the input (`jnp.pad`'s 'edge' mode is a concatenation per axis) cost
+  more than the matmul in the backward pass
+  (`benchmarks/conv_impl.py`).
   """
   features: int
   padding: str = 'zeros'  # 'zeros' | 'edge' (see pad_like_same)
@@ -210,19 +214,48 @@ class Conv3x3Stride2(nn.Module):
                         (3, 3, x.shape[-1], self.features), jnp.float32)
     kernel = kernel.astype(self.dtype)
     x = x.astype(self.dtype)
-    out_h, out_w = -(-x.shape[1] // 2), -(-x.shape[2] // 2)
-    x = pad_like_same(x, 'constant' if self.padding == 'zeros' else 'edge')
     impl = self.impl
     if impl == 'auto':
       impl = 'patches' if jax.default_backend() == 'cpu' else 'xla'
     if impl == 'xla':
+      x = pad_like_same(x, 'constant' if self.padding == 'zeros' else 'edge')
       return jax.lax.conv_general_dilated(
           x, kernel, (2, 2), 'VALID',
           dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    edge = self.padding == 'edge'
+    rows = [_taps(x, 1, d, edge) for d in range(3)]
     patches = jnp.concatenate(
-        [x[:, dy:dy + 2 * out_h - 1:2, dx:dx + 2 * out_w - 1:2, :]
-         for dy in range(3) for dx in range(3)], axis=-1)
+        [_taps(r, 2, d, edge) for r in rows for d in range(3)], axis=-1)
     return patches @ kernel.reshape(-1, self.features)
+
+
+def _taps(x: jax.Array, axis: int, d: int, edge: bool) -> jax.Array:
+  """Tap d (0, 1, 2) of a 3x3 stride-2 'SAME' convolution along one axis.
+
+  Output i reads the padded input's index 2i + d, the input's 2i + d -
+  before (`pad_like_same`'s padding: at most one before and one after). The
+  in-range reads are one strided slice; one out of range (only the first or
+  the last output can be) reads the border (edge) or zeros. No padded copy
+  of x is made.
+  """
+  n = x.shape[axis]
+  out = -(-n // 2)
+  before = ((out - 1) * 2 + 3 - n) // 2
+  start = d - before  # the input index output 0 reads
+  reads = [start + 2 * i for i in range(out)]
+  first = sum(r < 0 for r in reads)  # outputs reading before the input
+  last = sum(r <= n - 1 for r in reads)  # outputs [first, last) in range
+
+  def border(index):
+    row = jax.lax.slice_in_dim(x, index, index + 1, axis=axis)
+    return row if edge else jnp.zeros_like(row)
+
+  parts = [border(0)] * first
+  if last > first:
+    parts.append(jax.lax.slice_in_dim(x, reads[first], reads[last - 1] + 1,
+                                      2, axis=axis))
+  parts += [border(n - 1)] * (out - last)
+  return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis)
 
 
 class ConvEncoder(nn.Module):
