@@ -76,7 +76,7 @@ def test_sort_of_clevr_han_rn_default_is_the_live_rn_and_mean_rn_the_old():
   assert (old.model.rn_pool, old.model.rn_pair_geometry) == ('mean', False)
   assert live.model.rn_sum_skip and old.model.rn_sum_skip
   assert (live.num_train_steps, live.optimizer.schedule) == (
-      6000, 'warmup_stable_cosine')
+      8000, 'warmup_stable_cosine')
   assert (old.num_train_steps, old.optimizer.schedule) == (5000,
                                                            'warmup_cosine')
   faithful = load(path, 'faithful')
