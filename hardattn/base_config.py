@@ -595,9 +595,9 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
   """Drops fields that models without attention or RN (CNN+MLP) don't take."""
   for key in ('fusion_features', 'fusion_film', 'fraction',
               'adahan_threshold', 'adahan_max_cells', 'adahan_squared_norm',
-              'g_features', 'rn_factorized', 'rn_pool', 'rn_sum_skip', 'rn_sum_cells',
-              'rn_gate', 'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
-              'han_separation', 'coords'):
+              'g_features', 'rn_factorized', 'rn_pool', 'rn_sum_skip',
+              'rn_sum_cells', 'rn_gate', 'rn_detach', 'rn_head_zero',
+              'rn_pair_geometry', 'han_separation', 'coords'):
     del model[key]
 
 

@@ -171,11 +171,15 @@ def pad_like_same(x: jax.Array, mode: str) -> jax.Array:
   whose edge responses can outweigh the objects'. mode='edge' repeats the
   border instead, so a uniform background stays uniform up to the border.
   """
-  pads = []
-  for n in x.shape[1:3]:
-    total = max((-(-n // 2) - 1) * 2 + 3 - n, 0)
-    pads.append((total // 2, total - total // 2))
+  pads = [same_padding(n) for n in x.shape[1:3]]
   return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), mode=mode)
+
+
+def same_padding(n: int) -> tuple[int, int]:
+  """(before, after) a 3x3 stride-2 'SAME' convolution pads n pixels with:
+  ceil(n / 2) outputs, at most one pixel before and one after."""
+  total = max((-(-n // 2) - 1) * 2 + 3 - n, 0)
+  return total // 2, total - total // 2
 
 
 CONV_IMPLS = ('auto', 'xla', 'patches')
@@ -233,14 +237,14 @@ def _taps(x: jax.Array, axis: int, d: int, edge: bool) -> jax.Array:
   """Tap d (0, 1, 2) of a 3x3 stride-2 'SAME' convolution along one axis.
 
   Output i reads the padded input's index 2i + d, the input's 2i + d -
-  before (`pad_like_same`'s padding: at most one before and one after). The
+  before (`same_padding`: at most one before and one after). The
   in-range reads are one strided slice; one out of range (only the first or
   the last output can be) reads the border (edge) or zeros. No padded copy
   of x is made.
   """
   n = x.shape[axis]
   out = -(-n // 2)
-  before = ((out - 1) * 2 + 3 - n) // 2
+  before, _ = same_padding(n)
   start = d - before  # the input index output 0 reads
   reads = [start + 2 * i for i in range(out)]
   first = sum(r < 0 for r in reads)  # outputs reading before the input
