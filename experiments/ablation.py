@@ -272,6 +272,21 @@ VARIANTS = {
     'demo_han_rn_rn0_maxpool_geo_wsd': (_MEAN_RN, _LIVE_RN + [
         _GEOMETRY, '--config.model.rn_pool=max',
         '--config.optimizer.schedule=warmup_stable_cosine']),
+    # ... with the cells' (x, y) appended after the selection instead of
+    # before the fusion (coords='kept'): the norm cannot follow position.
+    # Seed 1 of the 8,000-step default learned horizontal and vertical by
+    # step 2,000 while its selection stalled (the asked object kept 49%).
+    'demo_han_rn_rn0_sumpool_geo_wsd_kept': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        '--config.model.coords=kept']),
+    # ... with a train-time selection that explores (model.han_explore:
+    # a Gumbel top-k on the standardised norms at temperature 0.5, which
+    # keeps about 70% of the top 6 when the norms do not yet separate the
+    # cells): a cell the paper's top-k never keeps never learns, and a seed
+    # whose norms settle on the wrong cells early may never read.
+    'demo_han_rn_rn0_sumpool_geo_wsd_explore': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        '--config.model.han_explore=0.5']),
     # ... and its all-cells control on the same schedule and budget.
     'demo_sum_wsd': ('configs/sort_of_clevr_sum.py', [
         '--config.optimizer.schedule=warmup_stable_cosine']),
@@ -327,10 +342,13 @@ def last_eval(path: str, step: int | None = None) -> dict | None:
 
 
 def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
-        extra: list[str], reevaluate: bool = False) -> None:
+        extra: list[str], reevaluate: bool = False,
+        stall_s: float = 180.0) -> None:
   """Trains one variant and seed unless it has already reached `steps`;
   with `reevaluate`, evaluates a finished run's last checkpoint again (a
-  new line in its eval history, with the metrics of today's code)."""
+  new line in its eval history, with the metrics of today's code). A
+  training whose log stops growing for `stall_s` seconds is killed and
+  resumed from its last checkpoint (up to RESTARTS times)."""
   path = workdir(root, variant, seed)
   done = last_eval(path)
   if reevaluate:
@@ -355,9 +373,41 @@ def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
   os.makedirs(path, exist_ok=True)
   print(' '.join(command), flush=True)
   start = time.time()
-  with open(os.path.join(path, 'log.txt'), 'a') as log:
-    subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+  for restart in range(RESTARTS + 1):
+    if _train(command, os.path.join(path, 'log.txt'), stall_s):
+      break
+    print(f'{path}: no log line for {stall_s:.0f} s (on this 2-core VM XLA '
+          "CPU's all-reduce has hung between its two devices): killed"
+          + (', resuming from its last checkpoint' if restart < RESTARTS
+             else ''), flush=True)
+  else:
+    sys.exit(f'{path}: stalled {RESTARTS + 1} times; see its log.txt')
   print(f'{path}: {time.time() - start:.0f} s', flush=True)
+
+
+# Times a stalled training is killed and resumed before the script stops.
+RESTARTS = 3
+
+
+def _train(command: list[str], log_path: str, stall_s: float) -> bool:
+  """Runs a training, appending to log_path; kills it when the log has not
+  grown for stall_s seconds. True when it finished, False when killed;
+  raises CalledProcessError when it failed."""
+  with open(log_path, 'a') as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    started = time.time()
+    while True:
+      try:
+        code = process.wait(timeout=min(30.0, stall_s))
+      except subprocess.TimeoutExpired:
+        if time.time() - max(started, os.path.getmtime(log_path)) > stall_s:
+          process.kill()
+          process.wait()
+          return False
+        continue
+      if code:
+        raise subprocess.CalledProcessError(code, command)
+      return True
 
 
 def start_from(source: str, step: int, path: str) -> None:
@@ -439,6 +489,9 @@ def main(argv):
                       help="evaluate finished runs' last checkpoints again")
   parser.add_argument('--step', type=int, default=None,
                       help='the table at this eval step, not the last')
+  parser.add_argument('--stall_minutes', type=float, default=3.0,
+                      help='kill and resume a training whose log has not '
+                      'grown for this long')
   args, extra = parser.parse_known_args(argv)
   variants = args.variants.split(',')
   unknown = [v for v in variants if v not in VARIANTS]
@@ -449,7 +502,7 @@ def main(argv):
     for seed in seeds:
       for variant in variants:
         run(args.root, variant, seed, args.steps, args.eval_every, extra,
-            args.reevaluate)
+            args.reevaluate, 60 * args.stall_minutes)
   print(table(args.root, variants, seeds, args.step))
 
 
