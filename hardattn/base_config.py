@@ -77,6 +77,7 @@ def base_config() -> ml_collections.ConfigDict:
       rn_head_zero=False,  # the head reads the RN through weights from zero
       rn_pair_geometry=False,  # each pair's (dx, dy, distance) into g
       han_separation=0,  # kept cells this many cells apart (0: top-k)
+      han_explore=0.0,  # train-time Gumbel top-k temperature (0: top-k)
       f_features=(256, 256),
       dropout_rate=0.0,
       head_zero_init=False,  # answer layer's kernel starts at zero
@@ -597,7 +598,7 @@ def remove_attention_fields(model: ml_collections.ConfigDict) -> None:
               'adahan_threshold', 'adahan_max_cells', 'adahan_squared_norm',
               'g_features', 'rn_factorized', 'rn_pool', 'rn_sum_skip',
               'rn_sum_cells', 'rn_gate', 'rn_detach', 'rn_head_zero',
-              'rn_pair_geometry', 'han_separation', 'coords'):
+              'rn_pair_geometry', 'han_separation', 'han_explore', 'coords'):
     del model[key]
 
 
@@ -629,7 +630,7 @@ def use_soft_attention(config: ml_collections.ConfigDict, attention: str, *,
   # The soft models' RN sums, with no skip (see soft_attention).
   for key in ('rn_pool', 'rn_sum_skip', 'rn_sum_cells', 'rn_gate',
               'rn_detach', 'rn_head_zero', 'rn_pair_geometry',
-              'han_separation'):
+              'han_separation', 'han_explore'):
     del model[key]
   config.model_name = attention + ('_rn' if rn else '')
   model.hops = hops  # attention hops

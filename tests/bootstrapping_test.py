@@ -3,7 +3,9 @@ a zero-initialised answer layer, and a schedule of HAN's fraction."""
 
 import os
 import re
+import subprocess
 import sys
+import time
 import types
 
 import jax
@@ -273,6 +275,31 @@ def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
     rn_knockout.main([f'--workdir={other}'])
 
 
+def test_kept_positions_maps_the_selection_and_finds_the_asked_object(
+    tmp_path, capsys):
+  """experiments/kept_positions.py: its map of kept cells sums to the cells
+  kept a question, and its asked-object recall over the whole eval split is
+  the eval's own."""
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import kept_positions  # pylint: disable=g-import-not-at-top
+  config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
+  config.data_dir = str(tmp_path / 'data')
+  config.num_pictures = 0
+  config.num_train_steps = config.eval_every_steps = 4
+  workdir = str(tmp_path / 'work')
+  report = train.train_and_evaluate(config, workdir)
+  kept_positions.main([f'--workdir={workdir}', '--batches=1000'])
+  out = capsys.readouterr().out
+  k = int(re.search(r'(\d+) of (\d+) cells kept a question', out).group(1))
+  kept_map = out.split('cells kept (% of questions keeping each):\n')[1]
+  kept_map = kept_map.split('cells covering')[0]
+  assert sum(map(float, kept_map.split())) == pytest.approx(100 * k, abs=0.5)
+  found = float(re.search(r'asked object found: ([\d.]+)%', out).group(1))
+  assert found == pytest.approx(
+      100 * report['attention']['asked_recall'], abs=0.051)
+  assert re.search(r'on the \d+ positions kept most: [\d.]+%', out)
+
+
 def test_han_rn_pair_geometry_reads_the_kept_cells_positions():
   """rn_pair_geometry gives the RN the kept cells' grid positions: the
   model has g0_geometry, and its logits differ from the same parameters
@@ -359,6 +386,32 @@ def test_han_separation_keeps_cells_apart_on_the_grid():
     models.create_model('adahan_rn', META, han_separation=1, **SMALL)
 
 
+def test_han_explore_draws_at_train_time_only():
+  """model.han_explore: train-mode selections are a draw that differs with
+  the dropout key; eval mode keeps the plain top-k by norm, so the same
+  weights evaluate as the paper's HAN; only HAN models take it."""
+  image = jax.random.randint(jax.random.key(3), (4, 75, 75, 3), 0, 256,
+                             jnp.int32).astype(jnp.uint8)
+  question = jnp.eye(11)[:4]
+  model = models.create_model('han_rn', META, han_explore=1.0, **SMALL)
+  variables, (_, aux) = _apply(model, image, question)
+  top = jax.lax.top_k(aux['norms'], aux['indices'].shape[1])[1]
+  np.testing.assert_array_equal(aux['indices'], top)
+
+  def train_indices(seed):
+    (_, train_aux), _ = model.apply(
+        variables, image, question, train=True,
+        rngs={'dropout': jax.random.key(seed)}, mutable=['batch_stats'])
+    return np.sort(np.asarray(train_aux['indices']), -1)
+
+  assert not np.array_equal(train_indices(0), train_indices(1))
+  np.testing.assert_array_equal(train_indices(2), train_indices(2))
+  with pytest.raises(errors.UserError, match='han_explore'):
+    models.create_model('adahan_rn', META, han_explore=1.0, **SMALL)
+  with pytest.raises(errors.UserError, match='han_explore'):
+    models.create_model('han_rn', META, han_explore=-1.0, **SMALL)
+
+
 def test_film_fusion_starts_as_the_concatenation_and_scales_cells():
   """fusion_film: at initialisation the concatenation's function (its first
   kernel split into the cells' and the question's rows), the scale gets a
@@ -414,3 +467,26 @@ def test_coords_both_keep_position_in_the_norm_and_give_it_to_the_rn():
   assert variables['params']['rn']['g0_kernel'].shape[0] == 2 * (16 + 2) + 11
   assert variables['params']['head']['f0']['kernel'].shape[0] == 16 + 16 + 2
   assert logits.shape == (2, 10)
+
+
+def test_ablation_kills_a_training_whose_log_stalls(tmp_path):
+  """experiments/ablation.py's watchdog: a training that stops logging
+  (XLA CPU's all-reduce can hang on this VM) is killed so it can resume;
+  one that finishes is done; one that fails raises."""
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import ablation  # pylint: disable=g-import-not-at-top
+  log = str(tmp_path / 'log.txt')
+  with open(log, 'w') as f:
+    f.write('an old line\n')
+  os.utime(log, (0, 0))  # an earlier run's log: not a stall of this one
+  python = [sys.executable, '-c']
+  start = time.time()
+  assert not ablation._train(
+      python + ['print("step 1", flush=True); import time; time.sleep(60)'],
+      log, stall_s=1.0)
+  assert time.time() - start < 30
+  assert ablation._train(python + ['print("done")'], log, stall_s=5.0)
+  with open(log) as f:
+    assert f.read().splitlines() == ['an old line', 'step 1', 'done']
+  with pytest.raises(subprocess.CalledProcessError):
+    ablation._train(python + ['raise SystemExit(3)'], log, stall_s=5.0)

@@ -203,3 +203,27 @@ def test_separated_top_k_keeps_no_two_neighbouring_cells():
   np.testing.assert_array_equal(crowded.mask, [[1, 0, 0]])
   with pytest.raises(ValueError, match='does not have 16 cells'):
     hard_attention.top_k_separated_cells(m, norms, 3, (3, 4), 1)
+
+
+def test_explore_scores_draw_by_norm_and_turn_into_the_top_k():
+  """han_explore's Gumbel top-k: every cell is kept now and then, more
+  often the larger its norm; at a small temperature the draw is the top-k;
+  it reads the norms' ranking only (scaling them changes nothing)."""
+  norms = jnp.asarray([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], jnp.float32)
+  keys = jax.random.split(jax.random.key(0), 2000)
+  kept = jax.vmap(lambda k: jnp.zeros(6).at[jax.lax.top_k(
+      hard_attention.explore_scores(norms, k, 1.0), 2)[1][0]].add(1.0))(keys)
+  counts = np.asarray(kept.sum(0))
+  assert counts.sum() == 4000
+  assert np.all(counts > 0)  # every cell learns now and then
+  assert np.all(np.diff(counts) > 0)  # ... the more the larger its norm
+  sharp = jax.vmap(lambda k: jax.lax.top_k(
+      hard_attention.explore_scores(norms, k, 0.01), 2)[1][0])(keys[:50])
+  np.testing.assert_array_equal(np.sort(np.asarray(sharp), -1),
+                                np.tile([4, 5], (50, 1)))
+  key = jax.random.key(1)
+  np.testing.assert_allclose(
+      hard_attention.explore_scores(norms, key, 0.5),
+      hard_attention.explore_scores(7.0 * norms + 3.0, key, 0.5), rtol=1e-5)
+  with pytest.raises(ValueError, match='> 0'):
+    hard_attention.explore_scores(norms, key, 0.0)

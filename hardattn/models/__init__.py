@@ -86,9 +86,13 @@ def create_model(name: str, meta: Any, **kwargs):
   if kwargs.get('rn_head_zero') and not kwargs.get('rn_sum_skip'):
     raise errors.UserError('model.rn_head_zero needs model.rn_sum_skip=True '
                            '(the head would start with no input).')
-  if kwargs.get('han_separation') and not name.startswith('han_'):
-    raise errors.UserError(f'model.han_separation is for HAN models; '
-                           f'{name!r} does not keep the top-k cells.')
+  for key in ('han_separation', 'han_explore'):
+    if kwargs.get(key) and not name.startswith('han_'):
+      raise errors.UserError(f'model.{key} is for HAN models; '
+                             f'{name!r} does not keep the top-k cells.')
+  if kwargs.get('han_explore', 0) < 0:
+    raise errors.UserError(f"model.han_explore must be >= 0, got "
+                           f"{kwargs['han_explore']}.")
   try:
     return MODELS[name](num_answers=meta.num_answers,
                         question_kind=meta.question_kind,

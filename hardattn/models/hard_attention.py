@@ -83,6 +83,36 @@ def top_k_cells(m: jax.Array, norms: jax.Array, k: int) -> Selection:
                    mask=jnp.ones(indices.shape, m.dtype))
 
 
+def explore_scores(norms: jax.Array, key: jax.Array,
+                   scale: float) -> jax.Array:
+  """Norms perturbed for a train-time choice that explores (Gumbel top-k).
+
+  Each example's norms are standardised over its cells (mean 0, std 1),
+  divided by `scale` and given Gumbel noise, so their top-k is a draw of k
+  cells without replacement with probabilities proportional to
+  exp(z / scale), z the standardised norm. Cells the norm ranks low are kept
+  now and then and get gradients (with the paper's top-k a cell that is
+  never kept never learns); as the norms come to separate the relevant
+  cells (large z), the draw turns into the top-k. Scale-free: it reads
+  only the ranking's spread within an example. A departure from the paper
+  (decision, issue 17); evaluation keeps the plain top-k.
+
+  Args:
+    norms: [batch, cells] the attention signal.
+    key: PRNG key.
+    scale: the temperature, > 0 (near 0: the top-k).
+
+  Returns:
+    [batch, cells] float32 scores to rank instead of `norms`.
+  """
+  if scale <= 0:
+    raise ValueError(f'explore scale must be > 0, got {scale}')
+  z = jax.lax.stop_gradient(norms).astype(jnp.float32)
+  z = (z - jnp.mean(z, -1, keepdims=True)) / (
+      jnp.std(z, -1, keepdims=True) + 1e-6)
+  return z / scale + jax.random.gumbel(key, z.shape, jnp.float32)
+
+
 def top_k_separated_cells(m: jax.Array, norms: jax.Array, k: int,
                           grid_hw: tuple[int, int], radius: int = 1
                           ) -> Selection:

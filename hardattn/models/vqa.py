@@ -141,6 +141,12 @@ class VQAModel(nn.Module):
   # neighbours); 0 is the paper's top-k (decision, issue 17: on 10x10
   # cells the top-k keeps several cells of one object).
   han_separation: int = 0
+  # han: at train time the top-k ranks the norms standardised per example,
+  # divided by this temperature and given Gumbel noise (a draw of k cells,
+  # `hard_attention.explore_scores`), so that cells the norm ranks low are
+  # kept now and then and learn; 0 is the paper's deterministic top-k, and
+  # evaluation always uses it (decision, issue 17).
+  han_explore: float = 0.0
   f_features: Sequence[int] = (256, 256)  # answer MLP
   dropout_rate: float = 0.5
   head_zero_init: bool = False  # answer layer's kernel starts at zero
@@ -176,13 +182,16 @@ class VQAModel(nn.Module):
         cnn_padding=self.cnn_padding)
 
   def select(self, m: jax.Array, norms: jax.Array,
-             grid_hw: tuple[int, int] | None = None
+             grid_hw: tuple[int, int] | None = None, *, train: bool = False
              ) -> hard_attention.Selection:
     """Applies the configured attention rule to the fused cells."""
     if self.attention == 'none':
       return hard_attention.keep_all(m)
     if self.attention == 'han':
       k = hard_attention.num_kept(m.shape[1], self.fraction)
+      if train and self.han_explore > 0:
+        norms = hard_attention.explore_scores(
+            norms, self.make_rng('dropout'), self.han_explore)
       if self.han_separation > 0:
         return hard_attention.top_k_separated_cells(
             m, norms, k, grid_hw, self.han_separation)
@@ -229,7 +238,8 @@ class VQAModel(nn.Module):
     m = fusion.Fusion(self.fusion_features, self.dtype, self.fusion_film,
                       name='fusion')(cells, q)
     norms = hard_attention.cell_norms(m)
-    sel = self.select(m, norms, self.grid_shape(image.shape[1:3]))
+    sel = self.select(m, norms, self.grid_shape(image.shape[1:3]),
+                      train=train)
     values = sel.values
     if sel.indices is not None:
       coords = hard_attention.gather_cells(coords, sel.indices)
