@@ -38,7 +38,10 @@ docs/bootstrapping.md, as the ablation variant
 `demo_han_rn_rn0_sumpool_geo_wsd`, the same config): overall 91.2 / 64.0
 / 90.4, non-relational 99.1 / 77.1 / 98.9, relational 83.2 / 50.8 / 81.7,
 in 14.2-15.6 min with evals; the asked object kept 90.1 / 55.1 / 82.5%.
-Seed 1 never learns to read the asked object (count stays at its prior);
+Seed 3 (2026-12-02, 2-core AMD EPYC, 17.5 min): 72.8, non-relational
+70.0, relational 75.7. Seeds 1 and 3 never learn to read the asked object
+(with a train-time selection that explores, `--config.model.han_explore=0.5`,
+seed 1 does, 91.8, and seed 3 still does not; docs/bootstrapping.md);
 the others do by step 6,000 and then gain on furthest (79.4-79.8) and
 closest (seed 0: 72.3, 3 points off the floor of a model that compares
 no distances). The relational target (85) is not reached. With 6,000
@@ -46,7 +49,8 @@ steps, before the CNN's faster patches (2026-12-01, evening): 89.3
 (88.2..90.0) overall, non-relational 98.7 (98.4..99.2), relational 79.9
 (78.0..81.5), in 12.5-13.2 min, every seed reading; the same seed 1 does
 not read with the faster CNN's floating-point order, so the three seeds
-hid a failure rate. With the cosine over 5,000 steps (`--config.num_train_steps=5000
+hid a failure rate. With the cosine over 5,000 steps
+(`--config.num_train_steps=5000
 --config.optimizer.schedule=warmup_cosine`, the default until 2026-12-01
 evening): 77.6 (72.6..87.2), two seeds of three never reading the asked
 object. All-cells control (configs/sort_of_clevr_sum.py) on the same

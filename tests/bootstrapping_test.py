@@ -248,16 +248,22 @@ def test_rn_head_zero_needs_the_sum_skip():
     models.create_model('han_rn', META, rn_head_zero=True, **SMALL)
 
 
-def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
-    tmp_path, capsys):
-  sys.path.insert(0, os.path.join(REPO, 'experiments'))
-  import rn_knockout  # pylint: disable=g-import-not-at-top
+def _four_step_run(tmp_path):
+  """configs/test.py trained and evaluated for 4 steps: (config, workdir,
+  eval report)."""
   config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
   config.data_dir = str(tmp_path / 'data')
   config.num_pictures = 0
   config.num_train_steps = config.eval_every_steps = 4
   workdir = str(tmp_path / 'work')
-  report = train.train_and_evaluate(config, workdir)
+  return config, workdir, train.train_and_evaluate(config, workdir)
+
+
+def test_rn_knockout_reports_the_rn_output_and_its_eval_without_it(
+    tmp_path, capsys):
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import rn_knockout  # pylint: disable=g-import-not-at-top
+  config, workdir, report = _four_step_run(tmp_path)
   rn_knockout.main([f'--workdir={workdir}', '--step=4'])
   out = capsys.readouterr().out
   assert "The RN's output on" in out
@@ -282,12 +288,7 @@ def test_kept_positions_maps_the_selection_and_finds_the_asked_object(
   the eval's own."""
   sys.path.insert(0, os.path.join(REPO, 'experiments'))
   import kept_positions  # pylint: disable=g-import-not-at-top
-  config = cli.load_config(os.path.join(REPO, 'configs', 'test.py'))
-  config.data_dir = str(tmp_path / 'data')
-  config.num_pictures = 0
-  config.num_train_steps = config.eval_every_steps = 4
-  workdir = str(tmp_path / 'work')
-  report = train.train_and_evaluate(config, workdir)
+  _, workdir, report = _four_step_run(tmp_path)
   kept_positions.main([f'--workdir={workdir}', '--batches=1000'])
   out = capsys.readouterr().out
   k = int(re.search(r'(\d+) of (\d+) cells kept a question', out).group(1))
