@@ -18,14 +18,13 @@ step 2,000 (the cells' (x, y) enter the fusion before the norm).
 
 import argparse
 import itertools
-import os
-import sys
 
 import jax
 import numpy as np
 
 from hardattn import assets
 from hardattn import attention_quality
+from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
 from hardattn import models
@@ -103,9 +102,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  os.environ.setdefault('XLA_FLAGS',
-                        '--xla_force_host_platform_device_count=2')
-  try:
-    main(sys.argv[1:])
-  except errors.UserError as e:
-    sys.exit(f'error: {e}')
+  cli.run_script(main)

@@ -12,12 +12,11 @@ rather than from the sum. Written for issue 17 (docs/bootstrapping.md).
 
 import argparse
 import functools
-import os
-import sys
 
 import numpy as np
 
 from hardattn import assets
+from hardattn import cli
 from hardattn import datasets
 from hardattn import errors
 from hardattn import metrics as metrics_lib
@@ -86,9 +85,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  os.environ.setdefault('XLA_FLAGS',
-                        '--xla_force_host_platform_device_count=2')
-  try:
-    main(sys.argv[1:])
-  except errors.UserError as e:
-    sys.exit(f'error: {e}')
+  cli.run_script(main)

@@ -102,3 +102,15 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     raise errors.UserError(f'Config {spec}: {e}') from e
   config.lock()
   return config
+
+
+def run_script(main, argv: list[str] | None = None) -> None:
+  """Entry point of a script under experiments/: `main(argv)` on 2 XLA CPU
+  devices unless XLA_FLAGS is set (as training does here), a UserError
+  printed as one line and a non-zero exit instead of a traceback."""
+  os.environ.setdefault('XLA_FLAGS',
+                        '--xla_force_host_platform_device_count=2')
+  try:
+    main(sys.argv[1:] if argv is None else argv)
+  except errors.UserError as e:
+    sys.exit(f'error: {e}')

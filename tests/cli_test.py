@@ -96,3 +96,26 @@ def test_prepare_defaults_to_the_training_data_dir(tmp_path):
   output = result.stdout + result.stderr
   assert 'Unknown size' not in output
   assert 'has no dataset_info.json' not in output
+
+
+def test_run_script_prints_a_user_error_as_one_line(monkeypatch):
+  """experiments/ scripts' entry point: 2 XLA CPU devices unless XLA_FLAGS
+  is set, and a UserError as 'error: ...' with a non-zero exit."""
+  from hardattn import errors  # pylint: disable=g-import-not-at-top
+  monkeypatch.delenv('XLA_FLAGS', raising=False)
+  seen = []
+  cli.run_script(seen.append, ['--a=1'])
+  assert seen == [['--a=1']]
+  assert os.environ['XLA_FLAGS'] == '--xla_force_host_platform_device_count=2'
+  monkeypatch.setenv('XLA_FLAGS', '--mine')
+
+  def fails(argv):
+    raise errors.UserError(f'bad {argv[0]}')
+
+  try:
+    cli.run_script(fails, ['--b'])
+  except SystemExit as e:
+    assert str(e) == 'error: bad --b'
+  else:
+    raise AssertionError('no exit')
+  assert os.environ['XLA_FLAGS'] == '--mine'
