@@ -342,6 +342,10 @@ def last_eval(path: str, step: int | None = None) -> dict | None:
   return lines[-1] if lines else None
 
 
+# Times a stalled training is killed and resumed before the script stops.
+RESTARTS = 3
+
+
 def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
         extra: list[str], reevaluate: bool = False,
         stall_s: float = 180.0) -> None:
@@ -384,10 +388,6 @@ def run(root: str, variant: str, seed: int, steps: int, eval_every: int,
   else:
     sys.exit(f'{path}: stalled {RESTARTS + 1} times; see its log.txt')
   print(f'{path}: {time.time() - start:.0f} s', flush=True)
-
-
-# Times a stalled training is killed and resumed before the script stops.
-RESTARTS = 3
 
 
 def _train(command: list[str], log_path: str, stall_s: float) -> bool:

@@ -67,11 +67,11 @@ def main(argv):
     _, aux = model.apply(
         {'params': state.params, 'batch_stats': state.batch_stats},
         batch['image'], batch['question'], train=False)
-    covers, center = attention_quality.coverage(
-        batch['object_boxes'], batch['object_roles'], grid)
-    asked = batch['object_roles'] == attention_quality.ASKED
-    kept_center = jax.numpy.take_along_axis(aux['cell_mask'], center, -1)
-    return (aux['cell_mask'], covers.max(axis=1), asked, kept_center)
+    boxes, roles = batch['object_boxes'], batch['object_roles']
+    covers, _ = attention_quality.coverage(boxes, roles, grid)
+    found, asked = attention_quality.per_question(
+        aux['cell_mask'], boxes, roles, grid, soft=False)['asked_recall']
+    return aux['cell_mask'], covers.max(axis=1), found, asked
 
   kept_sum = object_sum = 0.0
   asked_found = asked_total = questions = 0.0
@@ -79,11 +79,11 @@ def main(argv):
     if 'object_roles' not in batch:
       raise errors.UserError(f'{config.dataset} has no object layout: '
                              'the positions of its objects are unknown.')
-    kept, objects, asked, kept_center = jax.device_get(
+    kept, objects, found, asked = jax.device_get(
         kept_and_objects(sharding.to_global(batch, mesh)))
     kept_sum = kept_sum + kept.sum(0)
     object_sum = object_sum + objects.sum(0)
-    asked_found += float((kept_center * asked).sum())
+    asked_found += float(found.sum())
     asked_total += float(asked.sum())
     questions += kept.shape[0]
   kept_rate, object_rate = kept_sum / questions, object_sum / questions
