@@ -1,6 +1,7 @@
 """The options issue 17's ablations added: coordinates after the selection,
 a zero-initialised answer layer, and a schedule of HAN's fraction."""
 
+import ast
 import os
 import re
 import subprocess
@@ -491,3 +492,45 @@ def test_ablation_kills_a_training_whose_log_stalls(tmp_path):
     assert f.read().splitlines() == ['an old line', 'step 1', 'done']
   with pytest.raises(subprocess.CalledProcessError):
     ablation._train(python + ['raise SystemExit(3)'], log, stall_s=5.0)
+
+
+def _variant_config(config, overrides):
+  """An experiments/ablation.py variant's config: `config` with its
+  `--config.key=value` overrides (literals, true / false, bare strings)."""
+  loaded = cli.load_config(config).to_dict()
+  for override in overrides:
+    key, value = override.removeprefix('--config.').split('=', 1)
+    value = {'true': True, 'false': False}.get(value.lower(), value)
+    if isinstance(value, str):
+      try:
+        value = ast.literal_eval(value)
+      except (SyntaxError, ValueError):  # a bare string, as absl takes it
+        pass
+    *path, last = key.split('.')
+    node = loaded
+    for part in path:
+      node = node[part]
+    assert last in node, override
+    node[last] = value
+  for key in ('checkpoint_every_steps', 'eval_every_steps',
+              'num_train_steps'):  # ablation.py's --steps sets it
+    del loaded[key]
+  return loaded
+
+
+def test_make_demo_is_the_ablation_variant_its_results_name(monkeypatch):
+  """The README's `make demo` rows were run as an experiments/ablation.py
+  variant (`--steps=8000`): its config must be the default's, but for how
+  often it saves and evaluates."""
+  sys.path.insert(0, os.path.join(REPO, 'experiments'))
+  import ablation  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(REPO)
+  default = _variant_config('configs/sort_of_clevr_han_rn.py', [])
+  assert _variant_config(
+      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film']) == default
+  # The default until 2026-12-02 differs only in its fusion.
+  before = _variant_config(
+      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd'])
+  assert before != default
+  before['model']['fusion_film'] = True
+  assert before == default
