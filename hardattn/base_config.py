@@ -190,28 +190,6 @@ def stable_rate(c: ml_collections.ConfigDict) -> None:
   c.optimizer.schedule = 'warmup_stable_cosine'
 
 
-def question_film(c: ml_collections.ConfigDict) -> None:
-  """The question scales the fusion's first layer, feature by feature
-  (FiLM, `model.fusion_film`): Sort-of-CLEVR HAN+RN's default since
-  2026-12-02.
-
-  Decision (issue 17, docs/bootstrapping.md): the paper concatenates the
-  question to each cell, and a fused feature can then be the cell's
-  content and the colour asked only through a ReLU's threshold on their
-  sum. With the concatenation, seeds 1 and 3 of the 8,000-step default
-  never learned to read the asked object (64.0 and 72.8 overall, shape
-  65-74), though seed 3 kept it 73-81% of the time; with FiLM both read
-  (by steps 6,000 and 3,000), and seeds 0-3 end at 90.9 (89.9..91.9)
-  overall, 99.3 (98.8..99.7) non-relational and 82.5 (80.9..84.5)
-  relational, against 79.6 (64.0..91.2), 86.3 and 72.9. The all-cells
-  sum with FiLM does not read (68.3, seed 0): it is the selection that
-  FiLM helps read. FiLM starts as the concatenation's function (its
-  scale starts at zero), and the norm is still taken on the fused
-  embedding.
-  """
-  c.model.fusion_film = True
-
-
 # Sort-of-CLEVR's grids and HAN+RN's default fraction on each: 6 cells, one
 # per object. The 75 px image after four stride-2 convolutions (the RN
 # paper's CNN) is 5x5 cells of 15 px, after three 10x10 of 7.5 px.

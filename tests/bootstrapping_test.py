@@ -527,10 +527,10 @@ def test_make_demo_is_the_ablation_variant_its_results_name(monkeypatch):
   monkeypatch.chdir(REPO)
   default = _variant_config('configs/sort_of_clevr_han_rn.py', [])
   assert _variant_config(
-      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film']) == default
-  # The default until 2026-12-02 differs only in its fusion.
-  before = _variant_config(
-      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd'])
-  assert before != default
-  before['model']['fusion_film'] = True
-  assert before == default
+      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd']) == default
+  # Its FiLM variant differs only in the fusion.
+  film = _variant_config(
+      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film'])
+  assert film != default
+  film['model']['fusion_film'] = False
+  assert film == default
