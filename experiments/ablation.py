@@ -297,6 +297,12 @@ VARIANTS = {
     'demo_han_rn_rn0_sumpool_geo_wsd_film': (_MEAN_RN, _LIVE_RN + [
         _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
         '--config.model.fusion_film=true']),
+    # ... with FiLM and the exploring selection together: FiLM made seed 3
+    # read (which exploring did not) and exploring unstalled seed 1's
+    # selection; FiLM's own failure, seed 4, is a stalled selection.
+    'demo_han_rn_rn0_sumpool_geo_wsd_film_explore': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        '--config.model.fusion_film=true', '--config.model.han_explore=0.5']),
     # ... and its all-cells control on the same schedule and budget.
     'demo_sum_wsd': ('configs/sort_of_clevr_sum.py', [
         '--config.optimizer.schedule=warmup_stable_cosine']),
