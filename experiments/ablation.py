@@ -52,6 +52,8 @@ _LIVE_RN = ['--config.fraction_schedule=()',
             '--config.model.rn_head_zero=false', '--config.model.rn_pool=sum',
             '--config.checkpoint_every_steps=500']
 _GEOMETRY = '--config.model.rn_pair_geometry=true'
+# The full learning rate until the last fifth of the steps (`make demo`'s).
+_WSD = '--config.optimizer.schedule=warmup_stable_cosine'
 
 
 def _explore(*overrides: str) -> tuple[str, list[str]]:
@@ -264,20 +266,20 @@ VARIANTS = {
     # its cosine ran over 10,000 steps, and never under the 5,000-step
     # cosine, whose rate is near zero by then.
     'demo_han_rn_rn0_sumpool_geo_wsd': (_MEAN_RN, _LIVE_RN + [
-        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine']),
+        _GEOMETRY, _WSD]),
     # ... with a max over pairs on that schedule: on the true objects the
     # max answered closest by step 2,000 (94.3 against the sum's 73.4);
     # in the full model under the 5,000-step cosine it did not, but there
     # two seeds of three never learned to read the asked object at all.
     'demo_han_rn_rn0_maxpool_geo_wsd': (_MEAN_RN, _LIVE_RN + [
         _GEOMETRY, '--config.model.rn_pool=max',
-        '--config.optimizer.schedule=warmup_stable_cosine']),
+        _WSD]),
     # ... with the cells' (x, y) appended after the selection instead of
     # before the fusion (coords='kept'): the norm cannot follow position.
     # Seed 1 of the 8,000-step default learned horizontal and vertical by
     # step 2,000 while its selection stalled (the asked object kept 49%).
     'demo_han_rn_rn0_sumpool_geo_wsd_kept': (_MEAN_RN, _LIVE_RN + [
-        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        _GEOMETRY, _WSD,
         '--config.model.coords=kept']),
     # ... with a train-time selection that explores (model.han_explore:
     # a Gumbel top-k on the standardised norms at temperature 0.5, which
@@ -286,7 +288,7 @@ VARIANTS = {
     # whose norms settle on the wrong cells early may never read. Seeds
     # 0-3: 90.0, 91.8, 90.4, 72.1 (the top-k: 91.2, 64.0, 90.4, 72.8).
     'demo_han_rn_rn0_sumpool_geo_wsd_explore': (_MEAN_RN, _LIVE_RN + [
-        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        _GEOMETRY, _WSD,
         '--config.model.han_explore=0.5']),
     # ... with the fusion's first layer scaled by the question (FiLM) on
     # that schedule: seed 3 keeps the asked object 73-81% of the time under
@@ -295,20 +297,20 @@ VARIANTS = {
     # product of the two may. Under the 5,000-step cosine FiLM was not a
     # difference, but no seed read there.
     'demo_han_rn_rn0_sumpool_geo_wsd_film': (_MEAN_RN, _LIVE_RN + [
-        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        _GEOMETRY, _WSD,
         '--config.model.fusion_film=true']),
     # ... with FiLM and the exploring selection together: FiLM made seed 3
     # read (which exploring did not) and exploring unstalled seed 1's
     # selection; FiLM's own failure, seed 4, is a stalled selection.
     'demo_han_rn_rn0_sumpool_geo_wsd_film_explore': (_MEAN_RN, _LIVE_RN + [
-        _GEOMETRY, '--config.optimizer.schedule=warmup_stable_cosine',
+        _GEOMETRY, _WSD,
         '--config.model.fusion_film=true', '--config.model.han_explore=0.5']),
     # ... and its all-cells control on the same schedule and budget.
     'demo_sum_wsd': ('configs/sort_of_clevr_sum.py', [
-        '--config.optimizer.schedule=warmup_stable_cosine']),
+        _WSD]),
     # ... and with FiLM, the control of demo_han_rn_rn0_sumpool_geo_wsd_film.
     'demo_sum_wsd_film': ('configs/sort_of_clevr_sum.py', [
-        '--config.optimizer.schedule=warmup_stable_cosine',
+        _WSD,
         '--config.model.fusion_film=true']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
