@@ -312,6 +312,12 @@ VARIANTS = {
     'demo_sum_wsd_film': ('configs/sort_of_clevr_sum.py', [
         _WSD,
         '--config.model.fusion_film=true']),
+    # The all-cells RN on make demo's recipe: demo_han_rn_rn0_sumpool_geo_wsd keeping
+    # every cell (fraction 1.0: 625 pairs a question against 36), the
+    # control the "within 1 point of the all-cells RN" needs.
+    'demo_rn_rn0_sumpool_geo_wsd': (_MEAN_RN, _LIVE_RN + [
+        _GEOMETRY, _WSD,
+        '--config.model.fraction=1.0']),
     # The `:grid=10` preset as it is: 6 cells, the skip summing every cell,
     # the RN through head weights from zero, all cells for 1,000 steps.
     'demo_han_rn_grid10_preset': (_MEAN_RN + ',grid=10', []),

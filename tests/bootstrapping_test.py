@@ -534,3 +534,16 @@ def test_make_demo_is_the_ablation_variant_its_results_name(monkeypatch):
   assert film != default
   film['model']['fusion_film'] = False
   assert film == default
+  # ... FiLM with the exploring selection in the fusion and the selection.
+  both = _variant_config(
+      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film_explore'])
+  assert both['model']['han_explore'] > 0
+  both['model'].update(fusion_film=False,
+                       han_explore=default['model']['han_explore'])
+  assert both == default
+  # The all-cells RN control only in the cells it keeps: all of them.
+  control = _variant_config(
+      *ablation.VARIANTS['demo_rn_rn0_sumpool_geo_wsd'])
+  assert control['model']['fraction'] == 1.0
+  control['model']['fraction'] = default['model']['fraction']
+  assert control == default
