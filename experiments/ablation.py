@@ -307,16 +307,17 @@ VARIANTS = {
     'demo_han_rn_rn0_sumpool_geo_wsd_film_explore': (_MEAN_RN, _LIVE_RN + [
         _GEOMETRY, _WSD,
         '--config.model.fusion_film=true', '--config.model.han_explore=0.5']),
-    # ... and its all-cells control on the same schedule and budget.
+    # The all-cells sum control of demo_han_rn_rn0_sumpool_geo_wsd, on the
+    # same schedule and budget.
     'demo_sum_wsd': ('configs/sort_of_clevr_sum.py', [
         _WSD]),
     # ... and with FiLM, the control of demo_han_rn_rn0_sumpool_geo_wsd_film.
     'demo_sum_wsd_film': ('configs/sort_of_clevr_sum.py', [
         _WSD,
         '--config.model.fusion_film=true']),
-    # The all-cells RN on make demo's recipe: demo_han_rn_rn0_sumpool_geo_wsd keeping
-    # every cell (fraction 1.0: 625 pairs a question against 36), the
-    # control the "within 1 point of the all-cells RN" needs.
+    # The all-cells RN on make demo's recipe: demo_han_rn_rn0_sumpool_geo_wsd
+    # keeping every cell (fraction 1.0: 625 pairs a question against 36),
+    # the control the "within 1 point of the all-cells RN" needs.
     'demo_rn_rn0_sumpool_geo_wsd': (_MEAN_RN, _LIVE_RN + [
         _GEOMETRY, _WSD,
         '--config.model.fraction=1.0']),

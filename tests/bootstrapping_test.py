@@ -518,6 +518,13 @@ def _variant_config(config, overrides):
   return loaded
 
 
+def _model_differences(a, b):
+  """{model field: (a's value, b's value)} where two configs' models differ."""
+  return {k: (a['model'].get(k), b['model'].get(k))
+          for k in a['model'].keys() | b['model'].keys()
+          if a['model'].get(k) != b['model'].get(k)}
+
+
 def test_make_demo_is_the_ablation_variant_its_results_name(monkeypatch):
   """The README's `make demo` rows were run as an experiments/ablation.py
   variant (`--steps=8000`): its config must be the default's, but for how
@@ -528,22 +535,14 @@ def test_make_demo_is_the_ablation_variant_its_results_name(monkeypatch):
   default = _variant_config('configs/sort_of_clevr_han_rn.py', [])
   assert _variant_config(
       *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd']) == default
-  # Its FiLM variant differs only in the fusion.
-  film = _variant_config(
-      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film'])
-  assert film != default
-  film['model']['fusion_film'] = False
-  assert film == default
-  # ... FiLM with the exploring selection in the fusion and the selection.
-  both = _variant_config(
-      *ablation.VARIANTS['demo_han_rn_rn0_sumpool_geo_wsd_film_explore'])
-  assert both['model']['han_explore'] > 0
-  both['model'].update(fusion_film=False,
-                       han_explore=default['model']['han_explore'])
-  assert both == default
-  # The all-cells RN control only in the cells it keeps: all of them.
-  control = _variant_config(
-      *ablation.VARIANTS['demo_rn_rn0_sumpool_geo_wsd'])
-  assert control['model']['fraction'] == 1.0
-  control['model']['fraction'] = default['model']['fraction']
-  assert control == default
+  # Its other variants differ from it in their own fields only.
+  frac = default['model']['fraction']
+  for name, fields in (
+      ('demo_han_rn_rn0_sumpool_geo_wsd_film', {'fusion_film': (True, False)}),
+      ('demo_han_rn_rn0_sumpool_geo_wsd_film_explore',
+       {'fusion_film': (True, False), 'han_explore': (0.5, 0.0)}),
+      ('demo_rn_rn0_sumpool_geo_wsd', {'fraction': (1.0, frac)}),  # all cells
+  ):
+    variant = _variant_config(*ablation.VARIANTS[name])
+    assert _model_differences(variant, default) == fields, name
+    assert variant | {'model': default['model']} == default, name

@@ -75,13 +75,14 @@ def test_sort_of_clevr_han_rn_default_is_the_live_rn_and_mean_rn_the_old():
   assert (live.model.rn_pool, live.model.rn_pair_geometry) == ('sum', True)
   assert (old.model.rn_pool, old.model.rn_pair_geometry) == ('mean', False)
   assert live.model.rn_sum_skip and old.model.rn_sum_skip
-  assert not live.model.fusion_film  # FiLM: docs/bootstrapping.md
+  assert not (live.model.fusion_film or old.model.fusion_film)  # FiLM: docs
   assert (live.num_train_steps, live.optimizer.schedule) == (
       8000, 'warmup_stable_cosine')
   assert (old.num_train_steps, old.optimizer.schedule) == (5000,
                                                            'warmup_cosine')
   faithful = load(path, 'faithful')
   assert (faithful.model.rn_pool, faithful.model.rn_sum_skip) == ('sum', False)
+  assert not faithful.model.fusion_film  # the paper's concatenation
   with pytest.raises(ValueError, match='mean_rn'):
     load(path, 'mean_rn,faithful')
 
